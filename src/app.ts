@@ -1,0 +1,143 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import fastifyStatic from '@fastify/static';
+import type { Logger } from 'pino';
+import { type Clock, systemClock } from './platform/clock.js';
+import type { Config } from './platform/config.js';
+import type { Platform } from './platform/context.js';
+import { type Database, openDatabase } from './platform/db.js';
+import { createHttpServer, type HttpServer } from './platform/http.js';
+import { JobScheduler } from './platform/jobs.js';
+import { localMasterKey, type MasterKeyProvider } from './platform/keys.js';
+import { createLogger } from './platform/logger.js';
+import { OutboxDispatcher } from './platform/outbox.js';
+import { SIGNATURE_HEADER } from './platform/webhooks.js';
+import { catalogRoutes } from './modules/catalog/routes.js';
+import { CatalogService, countSoldUnits } from './modules/catalog/service.js';
+import { creatorRoutes } from './modules/creators/routes.js';
+import { CreatorService } from './modules/creators/service.js';
+import { identityRoutes } from './modules/identity/routes.js';
+import { IdentityService } from './modules/identity/service.js';
+import { orderRoutes } from './modules/orders/routes.js';
+import { OrderService } from './modules/orders/service.js';
+import { SimulatedPaymentProvider } from './modules/payments/provider.js';
+import { PAYMENT_WEBHOOK_URL, paymentRoutes } from './modules/payments/routes.js';
+import { PaymentService } from './modules/payments/service.js';
+import { PrivacyVault } from './modules/privacy/service.js';
+import { venueRoutes } from './modules/venues/routes.js';
+import { VenueService } from './modules/venues/service.js';
+
+export const WEB_DIST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../web/dist');
+
+export interface AppOptions {
+  config: Config;
+  clock?: Clock;
+  logger?: Logger;
+  masterKey?: MasterKeyProvider;
+  /** Reuse an open database (tests share one); otherwise one is opened from the config. */
+  database?: Database;
+  /** Start the outbox poller and job timers (off in tests, which drive them by hand). */
+  background?: boolean;
+}
+
+export interface App {
+  http: HttpServer;
+  platform: Platform;
+  database: Database;
+  services: {
+    identity: IdentityService;
+    catalog: CatalogService;
+    creators: CreatorService;
+    venues: VenueService;
+    orders: OrderService;
+    payments: PaymentService;
+    vault: PrivacyVault;
+  };
+  paymentProvider: SimulatedPaymentProvider;
+  close(): Promise<void>;
+}
+
+/** Builds the server from the modules: the composition root. */
+export async function buildApp(opts: AppOptions): Promise<App> {
+  const { config } = opts;
+  const log = opts.logger ?? createLogger(config.LOG_LEVEL);
+  const clock = opts.clock ?? systemClock;
+  const ownsDatabase = !opts.database;
+  const database =
+    opts.database ??
+    (await openDatabase({ databaseUrl: config.DATABASE_URL, pgliteDir: config.PGLITE_DIR, poolMax: config.DB_POOL_MAX }));
+  const db = database.db;
+  const outbox = new OutboxDispatcher(db, clock, log);
+  const jobs = new JobScheduler(log);
+  const platform: Platform = { config, db, dbKind: database.kind, clock, log, outbox, jobs };
+
+  const masterKey = opts.masterKey ?? localMasterKey({ keyDir: config.KEY_DIR, envKey: config.LIVECART_MASTER_KEY });
+  const identity = new IdentityService(platform);
+  const vault = new PrivacyVault(db, masterKey, clock);
+  const catalog = new CatalogService(platform, identity);
+  const creators = new CreatorService(platform);
+  const venues = new VenueService(platform, catalog, creators);
+  const orders = new OrderService(platform, venues, vault);
+  const paymentProvider = new SimulatedPaymentProvider(config.PAYMENT_WEBHOOK_SECRET, config.PAYMENT_SIM_MODE, log);
+  const payments = new PaymentService(platform, orders, paymentProvider);
+
+  outbox.subscribe('venues.room-sales', 'order.paid', (e, tx) => venues.onOrderPaid(e, tx));
+  outbox.subscribe('catalog.sold-units', 'order.paid', (e, tx) => countSoldUnits(e, tx));
+  jobs.register({ name: 'orders.cancel-unpaid', run: () => orders.sweepUnpaid() });
+  jobs.register({ name: 'orders.auto-confirm', run: () => orders.sweepAutoConfirm() });
+
+  const http = await createHttpServer({ logger: log, auth: identity });
+  identityRoutes(http, identity);
+  catalogRoutes(http, catalog);
+  creatorRoutes(http, creators);
+  venueRoutes(http, venues);
+  orderRoutes(http, orders, config.LOGISTICS_WEBHOOK_SECRET);
+  paymentRoutes(http, payments, config.PAYMENT_WEBHOOK_SECRET);
+  http.get('/health', { schema: { hide: true } }, async () => ({ ok: true, db: database.kind }));
+
+  if (existsSync(WEB_DIST)) {
+    await http.register(fastifyStatic, { root: WEB_DIST, prefix: '/', wildcard: false });
+    // Client-side routes (/live/…, /merchant/…) get the single-page app.
+    http.setNotFoundHandler((req, reply) => {
+      if (req.method === 'GET' && !req.url.startsWith('/api/') && !req.url.includes('.')) {
+        return reply.sendFile('index.html');
+      }
+      return reply
+        .code(404)
+        .send({ code: 'NOT_FOUND', message: `No route ${req.method} ${req.url.split('?')[0]}`, details: {} });
+    });
+  }
+
+  // The simulated provider calls our webhook through the HTTP stack, as a real provider would.
+  paymentProvider.sender = async (body, signature) => {
+    const res = await http.inject({
+      method: 'POST',
+      url: PAYMENT_WEBHOOK_URL,
+      payload: body,
+      headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signature },
+    });
+    return res.statusCode;
+  };
+
+  await http.ready();
+  if (opts.background !== false) {
+    outbox.start();
+    jobs.start(config.JOB_INTERVAL_MS);
+  }
+
+  return {
+    http,
+    platform,
+    database,
+    services: { identity, catalog, creators, venues, orders, payments, vault },
+    paymentProvider,
+    async close() {
+      jobs.stop();
+      await paymentProvider.settle();
+      await outbox.stop();
+      await http.close();
+      if (ownsDatabase) await database.close();
+    },
+  };
+}

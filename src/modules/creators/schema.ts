@@ -1,0 +1,14 @@
+import { pgTable, text, timestamp } from 'drizzle-orm/pg-core';
+
+const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+
+export const creatorProfiles = pgTable('creator_profiles', {
+  accountId: text('account_id').primaryKey(),
+  nickname: text('nickname').notNull(),
+  /** Product-sharing permission (商品分享权限): none → granted ⇄ revoked. */
+  sharingPermission: text('sharing_permission').notNull(),
+  sharingChangedAt: ts('sharing_changed_at'),
+  sharingChangedBy: text('sharing_changed_by'),
+  sharingReason: text('sharing_reason'),
+  createdAt: ts('created_at').notNull(),
+});

@@ -1,0 +1,82 @@
+import { sql } from 'drizzle-orm';
+import { check, index, integer, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
+
+const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+
+export const ORDER_STATUSES = [
+  'pending_payment',
+  'paid',
+  'shipped',
+  'delivered',
+  'completed',
+  'cancelled',
+] as const;
+export type OrderStatus = (typeof ORDER_STATUSES)[number];
+
+export const VENUE_TYPES = ['live_room', 'video', 'showcase', 'search'] as const;
+export type VenueType = (typeof VENUE_TYPES)[number];
+
+export const orders = pgTable(
+  'orders',
+  {
+    id: text('id').primaryKey(),
+    shopId: text('shop_id').notNull(),
+    buyerAccountId: text('buyer_account_id').notNull(),
+    status: text('status').$type<OrderStatus>().notNull(),
+    totalFen: integer('total_fen').notNull(),
+    /** Attribution (归因) snapshotted at checkout. */
+    venueType: text('venue_type').$type<VenueType>().notNull(),
+    venueId: text('venue_id'),
+    creatorAccountId: text('creator_account_id'),
+    /** Reference into the privacy module's vault plus the masks; never plain PII. */
+    recipientId: text('recipient_id').notNull(),
+    recipientNameMask: text('recipient_name_mask').notNull(),
+    recipientPhoneMask: text('recipient_phone_mask').notNull(),
+    recipientAddressMask: text('recipient_address_mask').notNull(),
+    createdAt: ts('created_at').notNull(),
+    payDeadline: ts('pay_deadline').notNull(),
+    paidAt: ts('paid_at'),
+    shippedAt: ts('shipped_at'),
+    deliveredAt: ts('delivered_at'),
+    completedAt: ts('completed_at'),
+    cancelledAt: ts('cancelled_at'),
+    cancelReason: text('cancel_reason'),
+    carrier: text('carrier'),
+    trackingNo: text('tracking_no'),
+  },
+  (t) => [
+    index('orders_shop_list_idx').on(t.shopId, t.id.desc()),
+    index('orders_shop_status_idx').on(t.shopId, t.status, t.id.desc()),
+    index('orders_buyer_idx').on(t.buyerAccountId, t.id.desc()),
+    index('orders_unpaid_deadline_idx')
+      .on(t.payDeadline)
+      .where(sql`${t.status} = 'pending_payment'`),
+    index('orders_delivered_idx')
+      .on(t.deliveredAt)
+      .where(sql`${t.status} = 'delivered'`),
+    index('orders_tracking_idx').on(t.trackingNo),
+    check('orders_total_positive', sql`${t.totalFen} > 0`),
+  ],
+);
+
+export const orderLines = pgTable(
+  'order_lines',
+  {
+    id: text('id').primaryKey(),
+    orderId: text('order_id')
+      .notNull()
+      .references(() => orders.id),
+    shopId: text('shop_id').notNull(),
+    productId: text('product_id').notNull(),
+    skuId: text('sku_id').notNull(),
+    title: text('title').notNull(),
+    skuName: text('sku_name').notNull(),
+    unitPriceFen: integer('unit_price_fen').notNull(),
+    quantity: integer('quantity').notNull(),
+    lineTotalFen: integer('line_total_fen').notNull(),
+    /** Commission plan and rate in basis points at checkout; 0 when no creator sold it. */
+    commissionPlan: text('commission_plan').notNull(),
+    commissionBps: integer('commission_bps').notNull(),
+  },
+  (t) => [index('order_lines_order_idx').on(t.orderId), check('order_lines_qty_positive', sql`${t.quantity} > 0`)],
+);

@@ -1,0 +1,406 @@
+import { and, asc, desc, eq, inArray, lt, sql } from 'drizzle-orm';
+import { DAY, MINUTE } from '../../platform/clock.js';
+import type { Platform } from '../../platform/context.js';
+import { type Executor, rowsOf, type Tx } from '../../platform/db.js';
+import { AppError, invalidState, notFound } from '../../platform/errors.js';
+import { newId } from '../../platform/ids.js';
+import { runIdempotent } from '../../platform/idempotency.js';
+import { recordEvent } from '../../platform/outbox.js';
+import { inTransaction } from '../../platform/tx.js';
+import { products, shops, skus } from '../catalog/schema.js';
+import type { RecipientInput, PrivacyVault } from '../privacy/service.js';
+import type { VenueService } from '../venues/service.js';
+import { type OrderStatus, orderLines, orders, type VenueType } from './schema.js';
+
+export interface CheckoutInput {
+  venue: { type: VenueType; id?: string | undefined };
+  items: { skuId: string; quantity: number }[];
+  recipient: RecipientInput;
+}
+
+export type OrderRow = typeof orders.$inferSelect;
+export type OrderLineRow = typeof orderLines.$inferSelect;
+
+const SWEEP_BATCH = 200;
+
+/** The order as its buyer and its shop see it: recipient masks only, never plain PII. */
+export function orderView(o: OrderRow, lines: OrderLineRow[]) {
+  return {
+    id: o.id,
+    shopId: o.shopId,
+    status: o.status,
+    totalFen: o.totalFen,
+    attribution: { venueType: o.venueType, venueId: o.venueId, creatorAccountId: o.creatorAccountId },
+    recipient: { name: o.recipientNameMask, phone: o.recipientPhoneMask, address: o.recipientAddressMask },
+    lines: lines.map((l) => ({
+      id: l.id,
+      productId: l.productId,
+      skuId: l.skuId,
+      title: l.title,
+      skuName: l.skuName,
+      unitPriceFen: l.unitPriceFen,
+      quantity: l.quantity,
+      lineTotalFen: l.lineTotalFen,
+      commissionPlan: l.commissionPlan,
+      commissionBps: l.commissionBps,
+    })),
+    createdAt: o.createdAt,
+    payDeadline: o.payDeadline,
+    paidAt: o.paidAt,
+    shippedAt: o.shippedAt,
+    deliveredAt: o.deliveredAt,
+    completedAt: o.completedAt,
+    cancelledAt: o.cancelledAt,
+    cancelReason: o.cancelReason,
+    shipment: o.trackingNo ? { carrier: o.carrier, trackingNo: o.trackingNo } : null,
+  };
+}
+export type OrderView = ReturnType<typeof orderView>;
+
+export class OrderService {
+  constructor(
+    private readonly p: Platform,
+    private readonly venues: VenueService,
+    private readonly vault: PrivacyVault,
+  ) {}
+
+  /**
+   * Checkout: one transaction that seals the recipient, writes the order with its attribution
+   * snapshot, and reserves stock with one conditional UPDATE per SKU (never read-check-write).
+   * The stock rows are touched last, in id order, so hot rows stay locked only until commit
+   * and two checkouts cannot deadlock.
+   */
+  async createOrder(buyerId: string, input: CheckoutInput, idem: { key: string; hash: string }) {
+    const skuIds = input.items.map((i) => i.skuId);
+    if (new Set(skuIds).size !== skuIds.length) {
+      throw new AppError('VALIDATION_FAILED', 'body.items: each SKU may appear once; use quantity for more units.');
+    }
+    const offered = await this.p.db
+      .select({
+        skuId: skus.id,
+        skuName: skus.name,
+        priceFen: skus.priceFen,
+        productId: products.id,
+        shopId: products.shopId,
+        title: products.title,
+        reviewStatus: products.reviewStatus,
+        listed: products.listed,
+        commissionBps: products.commissionBps,
+        shopStatus: shops.status,
+      })
+      .from(skus)
+      .innerJoin(products, eq(products.id, skus.productId))
+      .innerJoin(shops, eq(shops.id, products.shopId))
+      .where(inArray(skus.id, skuIds));
+    const byId = new Map(offered.map((o) => [o.skuId, o]));
+    for (const id of skuIds) if (!byId.has(id)) throw notFound('SKU_NOT_FOUND', 'SKU', id);
+    for (const o of offered) {
+      if (o.reviewStatus !== 'approved' || o.listed !== 'listed' || o.shopStatus !== 'active') {
+        throw new AppError('PRODUCT_NOT_SELLABLE', `Product ${o.productId} is not on sale.`, { productId: o.productId });
+      }
+    }
+    const shopIds = new Set(offered.map((o) => o.shopId));
+    if (shopIds.size > 1) {
+      throw new AppError('MIXED_SHOP_ORDER', 'An order holds one shop’s products; check out each shop separately.', {
+        shopIds: [...shopIds],
+      });
+    }
+    const shopId = offered[0]!.shopId;
+    const attribution = await this.venues.attributionFor(input.venue, [...new Set(offered.map((o) => o.productId))]);
+    await this.vault.ensureDataKey(shopId);
+
+    const scope = `${buyerId}:create-order`;
+    return runIdempotent(this.p.db, this.p.clock, { scope, ...idem }, async (tx) => {
+      const now = this.p.clock.now();
+      const orderId = newId('order');
+      const lines: OrderLineRow[] = input.items.map((item) => {
+        const o = byId.get(item.skuId)!;
+        const sold = attribution.creatorAccountId !== null;
+        return {
+          id: newId('orderLine'),
+          orderId,
+          shopId,
+          productId: o.productId,
+          skuId: o.skuId,
+          title: o.title,
+          skuName: o.skuName,
+          unitPriceFen: o.priceFen,
+          quantity: item.quantity,
+          lineTotalFen: o.priceFen * item.quantity,
+          commissionPlan: sold ? 'open' : 'none',
+          commissionBps: sold ? o.commissionBps : 0,
+        };
+      });
+      const totalFen = lines.reduce((s, l) => s + l.lineTotalFen, 0);
+      const recipient = await this.vault.sealRecipient(tx, shopId, input.recipient);
+      const [order] = await tx
+        .insert(orders)
+        .values({
+          id: orderId,
+          shopId,
+          buyerAccountId: buyerId,
+          status: 'pending_payment',
+          totalFen,
+          ...attribution,
+          recipientId: recipient.id,
+          recipientNameMask: recipient.nameMask,
+          recipientPhoneMask: recipient.phoneMask,
+          recipientAddressMask: recipient.addressMask,
+          createdAt: now,
+          payDeadline: new Date(now.getTime() + this.p.config.PAYMENT_TIMEOUT_MINUTES * MINUTE),
+        })
+        .returning();
+      await tx.insert(orderLines).values(lines);
+      await recordEvent(tx, this.p.clock, 'order.created', orderId, { orderId, shopId, totalFen, ...attribution });
+      for (const line of [...lines].sort((a, b) => (a.skuId < b.skuId ? -1 : 1))) {
+        await this.reserveStock(tx, line.skuId, line.quantity, line.unitPriceFen);
+      }
+      return { status: 201, body: orderView(order!, lines) };
+    });
+  }
+
+  /** The price condition makes the snapshot exact: a price change between read and reserve aborts. */
+  private async reserveStock(tx: Tx, skuId: string, quantity: number, expectedPriceFen: number): Promise<void> {
+    const reserved = await tx
+      .update(skus)
+      .set({ stock: sql`${skus.stock} - ${quantity}` })
+      .where(and(eq(skus.id, skuId), sql`${skus.stock} >= ${quantity}`, eq(skus.priceFen, expectedPriceFen)))
+      .returning({ id: skus.id });
+    if (reserved.length === 1) return;
+    const [now] = await tx.select({ stock: skus.stock, priceFen: skus.priceFen }).from(skus).where(eq(skus.id, skuId));
+    if (now && now.priceFen !== expectedPriceFen) {
+      throw invalidState(`The price of SKU ${skuId} changed to ${now.priceFen} fen; review the order and try again.`);
+    }
+    throw new AppError('INSUFFICIENT_STOCK', `SKU ${skuId} has ${now?.stock ?? 0} left; you asked for ${quantity}.`, {
+      skuId,
+      available: now?.stock ?? 0,
+    });
+  }
+
+  private async linesOf(ex: Executor, orderIds: string[]): Promise<OrderLineRow[]> {
+    if (orderIds.length === 0) return [];
+    return ex.select().from(orderLines).where(inArray(orderLines.orderId, orderIds)).orderBy(asc(orderLines.id));
+  }
+
+  private async withLines(ex: Executor, rows: OrderRow[]) {
+    const lines = await this.linesOf(ex, rows.map((r) => r.id));
+    return rows.map((r) => orderView(r, lines.filter((l) => l.orderId === r.id)));
+  }
+
+  async getBuyerOrder(buyerId: string, orderId: string) {
+    const [o] = await this.p.db
+      .select()
+      .from(orders)
+      .where(and(eq(orders.id, orderId), eq(orders.buyerAccountId, buyerId)));
+    if (!o) throw notFound('ORDER_NOT_FOUND', 'Order', orderId);
+    return (await this.withLines(this.p.db, [o]))[0]!;
+  }
+
+  async listBuyerOrders(buyerId: string, page: { cursor?: string | undefined; limit: number }) {
+    const conds = [eq(orders.buyerAccountId, buyerId)];
+    if (page.cursor) conds.push(lt(orders.id, page.cursor));
+    const rows = await this.p.db.select().from(orders).where(and(...conds)).orderBy(desc(orders.id)).limit(page.limit);
+    return { items: await this.withLines(this.p.db, rows), nextCursor: nextCursor(rows, page.limit) };
+  }
+
+  /** The shop's order list, newest first; a keyset cursor keeps deep pages as fast as the first. */
+  async listShopOrders(
+    shopId: string,
+    page: { status?: OrderStatus | undefined; cursor?: string | undefined; limit: number },
+  ) {
+    const conds = [eq(orders.shopId, shopId)];
+    if (page.status) conds.push(eq(orders.status, page.status));
+    if (page.cursor) conds.push(lt(orders.id, page.cursor));
+    const rows = await this.p.db.select().from(orders).where(and(...conds)).orderBy(desc(orders.id)).limit(page.limit);
+    return { items: await this.withLines(this.p.db, rows), nextCursor: nextCursor(rows, page.limit) };
+  }
+
+  /** Another shop's order answers 404, exactly like a missing one. */
+  async getShopOrder(shopId: string, orderId: string) {
+    const [o] = await this.p.db
+      .select()
+      .from(orders)
+      .where(and(eq(orders.id, orderId), eq(orders.shopId, shopId)));
+    if (!o) throw notFound('ORDER_NOT_FOUND', 'Order', orderId);
+    return (await this.withLines(this.p.db, [o]))[0]!;
+  }
+
+  /** Locks the buyer's unpaid order for a payment attempt. */
+  async lockForPayment(tx: Tx, buyerId: string, orderId: string): Promise<OrderRow> {
+    const [o] = await tx
+      .select()
+      .from(orders)
+      .where(and(eq(orders.id, orderId), eq(orders.buyerAccountId, buyerId)))
+      .for('update');
+    if (!o) throw notFound('ORDER_NOT_FOUND', 'Order', orderId);
+    if (o.status !== 'pending_payment') throw invalidState(`Order ${orderId} is ${o.status}; only an unpaid order can be paid.`);
+    if (o.payDeadline <= this.p.clock.now()) {
+      throw invalidState(`The payment window of order ${orderId} has closed; the order will be cancelled.`);
+    }
+    return o;
+  }
+
+  /** pending_payment → paid; false when the order is no longer unpaid (e.g. cancelled by timeout). */
+  async markPaid(tx: Tx, orderId: string, paymentId: string): Promise<boolean> {
+    const [o] = await tx
+      .update(orders)
+      .set({ status: 'paid', paidAt: this.p.clock.now() })
+      .where(and(eq(orders.id, orderId), eq(orders.status, 'pending_payment')))
+      .returning();
+    if (!o) return false;
+    const lines = await this.linesOf(tx, [orderId]);
+    await recordEvent(tx, this.p.clock, 'order.paid', orderId, {
+      orderId,
+      shopId: o.shopId,
+      paymentId,
+      totalFen: o.totalFen,
+      venueType: o.venueType,
+      venueId: o.venueId,
+      creatorAccountId: o.creatorAccountId,
+      lines: lines.map((l) => ({ skuId: l.skuId, quantity: l.quantity, lineTotalFen: l.lineTotalFen, commissionBps: l.commissionBps })),
+    });
+    return true;
+  }
+
+  async cancelByBuyer(buyerId: string, orderId: string) {
+    const cancelled = await inTransaction(this.p.db, async (tx) => {
+      const [o] = await tx
+        .select()
+        .from(orders)
+        .where(and(eq(orders.id, orderId), eq(orders.buyerAccountId, buyerId)))
+        .for('update');
+      if (!o) throw notFound('ORDER_NOT_FOUND', 'Order', orderId);
+      if (o.status !== 'pending_payment') {
+        throw invalidState(`Order ${orderId} is ${o.status}; a paid order is cancelled through after-sales.`);
+      }
+      return this.cancelUnpaid(tx, [orderId], 'buyer_cancelled');
+    });
+    if (cancelled.length !== 1) throw invalidState(`Order ${orderId} could not be cancelled.`);
+    this.p.outbox.wake();
+    return this.getBuyerOrder(buyerId, orderId);
+  }
+
+  /** Cancels unpaid orders the caller has locked and returns their stock, SKU rows in id order. */
+  private async cancelUnpaid(tx: Tx, orderIds: string[], reason: string): Promise<string[]> {
+    const now = this.p.clock.now();
+    const done = await tx
+      .update(orders)
+      .set({ status: 'cancelled', cancelledAt: now, cancelReason: reason })
+      .where(and(inArray(orders.id, orderIds), eq(orders.status, 'pending_payment')))
+      .returning({ id: orders.id });
+    const ids = done.map((d) => d.id);
+    const lines = await this.linesOf(tx, ids);
+    const bySku = new Map<string, number>();
+    for (const l of lines) bySku.set(l.skuId, (bySku.get(l.skuId) ?? 0) + l.quantity);
+    for (const skuId of [...bySku.keys()].sort()) {
+      await tx
+        .update(skus)
+        .set({ stock: sql`${skus.stock} + ${bySku.get(skuId)!}` })
+        .where(eq(skus.id, skuId));
+    }
+    for (const id of ids) await recordEvent(tx, this.p.clock, 'order.cancelled', id, { orderId: id, reason });
+    return ids;
+  }
+
+  /** Job: cancel orders whose payment window closed, releasing their stock. */
+  async sweepUnpaid(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const n = await inTransaction(this.p.db, async (tx) => {
+        const due = rowsOf<{ id: string }>(
+          await tx.execute(sql`
+            select id from ${orders}
+            where status = 'pending_payment' and pay_deadline <= ${this.p.clock.now().toISOString()}
+            order by pay_deadline limit ${SWEEP_BATCH}
+            for update skip locked`),
+        );
+        if (due.length === 0) return 0;
+        return (await this.cancelUnpaid(tx, due.map((d) => d.id), 'payment_timeout')).length;
+      });
+      total += n;
+      if (n < SWEEP_BATCH) break;
+    }
+    if (total > 0) this.p.outbox.wake();
+    return total;
+  }
+
+  async ship(shopId: string, orderId: string, shipment: { carrier: string; trackingNo: string }) {
+    await inTransaction(this.p.db, async (tx) => {
+      const [o] = await tx
+        .update(orders)
+        .set({ status: 'shipped', shippedAt: this.p.clock.now(), ...shipment })
+        .where(and(eq(orders.id, orderId), eq(orders.shopId, shopId), eq(orders.status, 'paid')))
+        .returning();
+      if (!o) {
+        const [cur] = await tx.select().from(orders).where(and(eq(orders.id, orderId), eq(orders.shopId, shopId)));
+        if (!cur) throw notFound('ORDER_NOT_FOUND', 'Order', orderId);
+        throw invalidState(`Order ${orderId} is ${cur.status}; only a paid order can be shipped.`);
+      }
+      await recordEvent(tx, this.p.clock, 'order.shipped', orderId, { orderId, shopId, carrier: shipment.carrier });
+    });
+    this.p.outbox.wake();
+    return this.getShopOrder(shopId, orderId);
+  }
+
+  /** Carrier event: shipped → delivered; a repeated event finds nothing to change. */
+  async markDelivered(carrier: string, trackingNo: string): Promise<{ orderId: string; changed: boolean } | null> {
+    return inTransaction(this.p.db, async (tx) => {
+      const [cur] = await tx
+        .select()
+        .from(orders)
+        .where(and(eq(orders.trackingNo, trackingNo), eq(orders.carrier, carrier)));
+      if (!cur) return null;
+      const [o] = await tx
+        .update(orders)
+        .set({ status: 'delivered', deliveredAt: this.p.clock.now() })
+        .where(and(eq(orders.id, cur.id), eq(orders.status, 'shipped')))
+        .returning();
+      if (o) await recordEvent(tx, this.p.clock, 'order.delivered', o.id, { orderId: o.id, shopId: o.shopId });
+      return { orderId: cur.id, changed: !!o };
+    });
+  }
+
+  async confirmReceipt(buyerId: string, orderId: string) {
+    await inTransaction(this.p.db, async (tx) => {
+      const [o] = await tx
+        .update(orders)
+        .set({ status: 'completed', completedAt: this.p.clock.now() })
+        .where(
+          and(eq(orders.id, orderId), eq(orders.buyerAccountId, buyerId), inArray(orders.status, ['shipped', 'delivered'])),
+        )
+        .returning();
+      if (!o) {
+        const order = await this.getBuyerOrder(buyerId, orderId);
+        throw invalidState(`Order ${orderId} is ${order.status}; receipt can be confirmed once it has shipped.`);
+      }
+      await recordEvent(tx, this.p.clock, 'order.completed', orderId, { orderId, shopId: o.shopId, by: 'buyer' });
+    });
+    this.p.outbox.wake();
+    return this.getBuyerOrder(buyerId, orderId);
+  }
+
+  /** Job: receipt confirms itself AUTO_CONFIRM_DAYS after delivery. */
+  async sweepAutoConfirm(): Promise<number> {
+    const cutoff = new Date(this.p.clock.now().getTime() - this.p.config.AUTO_CONFIRM_DAYS * DAY);
+    const n = await inTransaction(this.p.db, async (tx) => {
+      const done = rowsOf<{ id: string; shop_id: string }>(
+        await tx.execute(sql`
+          update ${orders} set status = 'completed', completed_at = ${this.p.clock.now().toISOString()}
+          where id in (
+            select id from ${orders} where status = 'delivered' and delivered_at <= ${cutoff.toISOString()}
+            order by delivered_at limit 1000 for update skip locked)
+          returning id, shop_id`),
+      );
+      for (const d of done) {
+        await recordEvent(tx, this.p.clock, 'order.completed', d.id, { orderId: d.id, shopId: d.shop_id, by: 'auto' });
+      }
+      return done.length;
+    });
+    if (n > 0) this.p.outbox.wake();
+    return n;
+  }
+}
+
+function nextCursor(rows: { id: string }[], limit: number): string | null {
+  return rows.length === limit ? rows[rows.length - 1]!.id : null;
+}

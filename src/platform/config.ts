@@ -1,0 +1,41 @@
+import { z } from 'zod';
+
+/** Settings read once from the environment; every rule an operator may tune has a default here. */
+const envSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().default('127.0.0.1'),
+  DATABASE_URL: z.string().url().optional(),
+  /** PGlite data folder when DATABASE_URL is not set; `memory://` keeps it in memory. */
+  PGLITE_DIR: z.string().default('.data/pglite'),
+  KEY_DIR: z.string().default('.data/keys'),
+  /** Base64 of 32 bytes; overrides the key file (for containers and secret managers). */
+  LIVECART_MASTER_KEY: z.string().optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Minutes an unpaid order holds its stock before the clock cancels it. */
+  PAYMENT_TIMEOUT_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(15),
+  /** Days after delivery when receipt is confirmed automatically. */
+  AUTO_CONFIRM_DAYS: z.coerce.number().int().min(1).max(60).default(10),
+  /** sync: the simulated provider captures at once (webhook follows); async: only the webhook pays. */
+  PAYMENT_SIM_MODE: z.enum(['sync', 'async']).default('sync'),
+  PAYMENT_WEBHOOK_SECRET: z.string().min(16).default('sim-payment-webhook-secret-change-me'),
+  LOGISTICS_WEBHOOK_SECRET: z.string().min(16).default('sim-logistics-webhook-secret-change-me'),
+  SESSION_TTL_HOURS: z.coerce.number().int().min(1).default(24 * 7),
+  /** Period of the clock-driven sweeps (unpaid cancellation, auto-confirmation); 0 disables them. */
+  JOB_INTERVAL_MS: z.coerce.number().int().min(0).default(5_000),
+  SEED_DEMO: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((v) => v === 'true'),
+  DB_POOL_MAX: z.coerce.number().int().min(1).max(200).default(20),
+});
+
+export type Config = z.output<typeof envSchema>;
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`Invalid configuration: ${problems}`);
+  }
+  return { ...parsed.data, ...overrides };
+}

@@ -1,0 +1,110 @@
+import fastifySwagger from '@fastify/swagger';
+import scalar from '@scalar/fastify-api-reference';
+import Fastify, { type FastifyError, type FastifyInstance, LogController } from 'fastify';
+import {
+  hasZodFastifySchemaValidationErrors,
+  isResponseSerializationError,
+  jsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
+import type { Logger } from 'pino';
+import { type AuthResolver, makeAuthHook } from './auth.js';
+import { AppError } from './errors.js';
+
+export type HttpServer = FastifyInstance<any, any, any, Logger, ZodTypeProvider>;
+
+function validationMessage(err: FastifyError & { validation: any[]; validationContext?: string }): string {
+  const where = err.validationContext ?? 'request';
+  return err.validation
+    .slice(0, 5)
+    .map((v) => {
+      const p = String(v.instancePath ?? '')
+        .split('/')
+        .filter(Boolean)
+        .join('.');
+      return `${where}${p ? `.${p}` : ''}: ${v.message}`;
+    })
+    .join('; ');
+}
+
+/** Fastify with zod validation, OpenAPI 3.1 at /openapi.json, the API reference at /docs, and one error format. */
+export async function createHttpServer(opts: { logger: Logger; auth: AuthResolver }): Promise<HttpServer> {
+  const app = Fastify({
+    loggerInstance: opts.logger,
+    bodyLimit: 256 * 1024,
+    trustProxy: false,
+    // Our onResponse hook logs one line per API request (route, status, ms) and never bodies.
+    logController: new LogController({ disableRequestLogging: true }),
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  app.addHook('onRoute', (route) => {
+    const url = route.url;
+    if (url.startsWith('/api/') && route.config?.access === undefined) {
+      throw new Error(`route ${route.method} ${url} does not declare who may call it (config.access)`);
+    }
+  });
+  app.decorateRequest('principal', null);
+  app.addHook('preHandler', makeAuthHook(opts.auth));
+  app.addHook('onResponse', async (req, reply) => {
+    if (!req.routeOptions.config?.access) return;
+    req.log.info(
+      { method: req.method, route: req.routeOptions.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      'request',
+    );
+  });
+
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    if (err instanceof AppError) {
+      return reply.code(err.status).send({ code: err.code, message: err.message, details: err.details ?? {} });
+    }
+    if (hasZodFastifySchemaValidationErrors(err)) {
+      return reply.code(400).send({
+        code: 'VALIDATION_FAILED',
+        message: validationMessage(err as any),
+        details: {
+          issues: err.validation.map((v) => ({ path: v.instancePath, message: v.message })),
+        },
+      });
+    }
+    if (isResponseSerializationError(err)) {
+      req.log.error({ route: req.routeOptions.url, issues: err.cause.issues.map((i) => i.path) }, 'response schema');
+      return reply.code(500).send({ code: 'INTERNAL', message: 'Internal error', details: {} });
+    }
+    const status = err.statusCode ?? 500;
+    if (status === 413) {
+      return reply.code(413).send({ code: 'PAYLOAD_TOO_LARGE', message: 'The request body is too large.', details: {} });
+    }
+    if (status >= 400 && status < 500) {
+      // Fastify's own 4xx: malformed JSON, empty body, unsupported content type.
+      return reply.code(400).send({ code: 'VALIDATION_FAILED', message: err.message, details: { fastify: err.code } });
+    }
+    req.log.error({ err, route: req.routeOptions.url }, 'unhandled error');
+    return reply.code(500).send({ code: 'INTERNAL', message: 'Internal error; it has been logged.', details: {} });
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    reply.code(404).send({ code: 'NOT_FOUND', message: `No route ${req.method} ${req.url.split('?')[0]}`, details: {} });
+  });
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Livecart API',
+        version: '0.1.0',
+        description:
+          'Closed-loop live commerce: shops, products, live rooms, checkout and masked orders. ' +
+          'Errors are `{ code, message, details }`; state-changing buyer calls take an `Idempotency-Key` header.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+    transform: jsonSchemaTransform,
+  });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  await app.register(scalar, { routePrefix: '/docs', configuration: { url: '/openapi.json' } });
+  return app;
+}

@@ -1,0 +1,64 @@
+import { createHash } from 'node:crypto';
+import { and, eq } from 'drizzle-orm';
+import type { Clock } from './clock.js';
+import type { Db, Tx } from './db.js';
+import { AppError } from './errors.js';
+import { idempotencyKeys } from './schema.js';
+import { type TxOptions, inTransaction } from './tx.js';
+
+export interface IdempotentResult<T> {
+  status: number;
+  body: T;
+  replayed: boolean;
+}
+
+export function requestHash(parts: unknown): string {
+  return createHash('sha256').update(JSON.stringify(parts ?? null)).digest('base64url');
+}
+
+/**
+ * Runs a use case at most once per (scope, key). The key row is inserted first in the use
+ * case's own transaction: a concurrent duplicate blocks on it, then finds the committed
+ * response and replays it; if the first attempt rolled back, the duplicate runs instead.
+ */
+export async function runIdempotent<T>(
+  db: Db,
+  clock: Clock,
+  ref: { scope: string; key: string; hash: string },
+  useCase: (tx: Tx) => Promise<{ status: number; body: T }>,
+  txOpts?: TxOptions,
+): Promise<IdempotentResult<T>> {
+  return inTransaction(
+    db,
+    async (tx) => {
+      const inserted = await tx
+        .insert(idempotencyKeys)
+        .values({ scope: ref.scope, key: ref.key, requestHash: ref.hash, createdAt: clock.now() })
+        .onConflictDoNothing()
+        .returning({ key: idempotencyKeys.key });
+      if (inserted.length === 0) {
+        const [prior] = await tx
+          .select()
+          .from(idempotencyKeys)
+          .where(and(eq(idempotencyKeys.scope, ref.scope), eq(idempotencyKeys.key, ref.key)));
+        if (!prior || prior.statusCode === null) {
+          throw new AppError('INVALID_STATE', 'A request with this idempotency key is still in progress; retry it.');
+        }
+        if (prior.requestHash !== ref.hash) {
+          throw new AppError(
+            'IDEMPOTENCY_KEY_REUSED',
+            'This Idempotency-Key was already used for a different request; use a new key for a new request.',
+          );
+        }
+        return { status: prior.statusCode, body: prior.response as T, replayed: true };
+      }
+      const result = await useCase(tx);
+      await tx
+        .update(idempotencyKeys)
+        .set({ statusCode: result.status, response: result.body as object })
+        .where(and(eq(idempotencyKeys.scope, ref.scope), eq(idempotencyKeys.key, ref.key)));
+      return { ...result, replayed: false };
+    },
+    txOpts,
+  );
+}

@@ -1,0 +1,31 @@
+import pino, { type Logger } from 'pino';
+
+/**
+ * Paths redacted from every log line. Request bodies are never logged, but a handler
+ * that logs an object by mistake must still not leak a buyer's recipient data.
+ */
+export const REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["x-livecart-signature"]',
+  '*.password',
+  '*.token',
+  '*.recipient',
+  '*.name',
+  '*.phone',
+  '*.address',
+  '*.detail',
+  'recipient',
+  'password',
+];
+
+export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+  return pino(
+    {
+      level,
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      base: { service: 'livecart' },
+    },
+    destination,
+  );
+}

@@ -1,0 +1,139 @@
+import type { InjectOptions, LightMyRequestResponse } from 'fastify';
+import { type App, buildApp } from '../src/app.js';
+import { TestClock } from '../src/platform/clock.js';
+import { type Config, loadConfig } from '../src/platform/config.js';
+import { type Database, openDatabase } from '../src/platform/db.js';
+import { ephemeralMasterKey } from '../src/platform/keys.js';
+import { createLogger } from '../src/platform/logger.js';
+import { hashPassword } from '../src/modules/identity/password.js';
+import type { Role } from '../src/platform/auth.js';
+
+/**
+ * Test harness: every test file shares one database per process (PGlite in memory, or the
+ * PostgreSQL in DATABASE_URL) and builds its own app on it with a TestClock. Tests create
+ * their own shops and accounts with unique names, so they never see each other's rows.
+ */
+let shared: Promise<Database> | null = null;
+export function testDatabase(): Promise<Database> {
+  shared ??= openDatabase({ databaseUrl: process.env.DATABASE_URL, pgliteDir: 'memory://', poolMax: 40 });
+  return shared;
+}
+
+export const PASSWORD = 'correct-horse-battery';
+let passwordHash: Promise<string> | null = null;
+
+let counter = 0;
+export const unique = (prefix: string) => `${prefix}${Date.now().toString(36)}${(counter++).toString(36)}`;
+
+export interface TestContext {
+  app: App;
+  clock: TestClock;
+  logLines: string[];
+  request(opts: InjectOptions & { token?: string | undefined }): Promise<LightMyRequestResponse>;
+  /** Creates an account with the given roles and returns a session for it (no KDF per account). */
+  account(roles: Role[], name?: string): Promise<{ id: string; login: string; token: string }>;
+  close(): Promise<void>;
+}
+
+export async function startTestApp(overrides: Partial<Config> = {}): Promise<TestContext> {
+  const database = await testDatabase();
+  const clock = new TestClock(new Date());
+  const logLines: string[] = [];
+  const logger = createLogger('info', { write: (line: string) => void logLines.push(line) });
+  const config = loadConfig({}, { JOB_INTERVAL_MS: 0, DATABASE_URL: process.env.DATABASE_URL, ...overrides });
+  const app = await buildApp({ config, clock, logger, masterKey: ephemeralMasterKey(), database, background: false });
+  passwordHash ??= hashPassword(PASSWORD);
+  return {
+    app,
+    clock,
+    logLines,
+    request: ({ token, headers, ...opts }) =>
+      app.http.inject({ ...opts, headers: { ...(headers ?? {}), ...(token ? { authorization: `Bearer ${token}` } : {}) } }),
+    async account(roles, name) {
+      const login = unique(name ?? roles[0]!);
+      const acc = await app.services.identity.createAccount({
+        login,
+        passwordHash: await passwordHash!,
+        displayName: login,
+        roles,
+      });
+      const { token } = await app.services.identity.issueSession(acc.id);
+      return { id: acc.id, login, token };
+    },
+    close: () => app.close(),
+  };
+}
+
+export const recipient = (over: Partial<Record<string, string>> = {}) => ({
+  name: '张三丰',
+  phone: '13812345678',
+  province: '浙江省',
+  city: '杭州市',
+  district: '西湖区',
+  detail: '文三路 90 号 3 幢 501 室',
+  ...over,
+});
+
+/**
+ * A selling world built through the HTTP API: an approved shop with one approved product,
+ * a creator holding sharing permission whose live room is live with the product in its cart.
+ */
+export async function sellingWorld(t: TestContext, opts: { stock?: number; priceFen?: number; commissionBps?: number } = {}) {
+  const operator = await t.account(['operator']);
+  const merchant = await t.account(['buyer', 'merchant']);
+  const creator = await t.account(['buyer', 'creator']);
+  const ok = async (res: Promise<LightMyRequestResponse>, status = 200) => {
+    const r = await res;
+    if (r.statusCode !== status) throw new Error(`${r.statusCode} ${r.body}`);
+    return r.json();
+  };
+  const shop = await ok(
+    t.request({ method: 'POST', url: '/api/shops', token: merchant.token, payload: { name: unique('测试小店'), qualification: '营业执照 91330100' } }),
+    201,
+  );
+  await ok(t.request({ method: 'POST', url: `/api/admin/shops/${shop.id}/review`, token: operator.token, payload: { decision: 'approve' } }));
+  const category = await t.app.services.catalog.ensureCategory(t.app.platform.db, { slug: 'beauty', nameZh: '美妆个护', nameEn: 'Beauty' });
+  const product = await ok(
+    t.request({
+      method: 'POST',
+      url: `/api/shops/${shop.id}/products`,
+      token: merchant.token,
+      payload: {
+        categoryId: category.id,
+        title: '玻尿酸补水面膜 10片装',
+        description: '补水保湿，敏感肌可用',
+        commissionBps: opts.commissionBps ?? 2000,
+        skus: [{ name: '10片/盒', priceFen: opts.priceFen ?? 9900, stock: opts.stock ?? 100 }],
+      },
+    }),
+    201,
+  );
+  await ok(t.request({ method: 'POST', url: `/api/admin/products/${product.id}/review`, token: operator.token, payload: { decision: 'approve' } }));
+  await ok(
+    t.request({
+      method: 'PUT',
+      url: `/api/admin/creators/${creator.id}/sharing-permission`,
+      token: operator.token,
+      payload: { granted: true, reason: '缴纳保证金' },
+    }),
+  );
+  const room = await ok(
+    t.request({ method: 'POST', url: '/api/creator/live-rooms', token: creator.token, payload: { title: '双十一宠粉专场', description: '今晚好物' } }),
+    201,
+  );
+  const item = await ok(
+    t.request({ method: 'POST', url: `/api/creator/live-rooms/${room.id}/cart`, token: creator.token, payload: { productId: product.id } }),
+    201,
+  );
+  await ok(t.request({ method: 'POST', url: `/api/creator/live-rooms/${room.id}/start`, token: creator.token }));
+  await ok(t.request({ method: 'PUT', url: `/api/creator/live-rooms/${room.id}/pinned`, token: creator.token, payload: { itemId: item.id } }));
+  return { operator, merchant, creator, shop, product, sku: product.skus[0], room, item, category, ok };
+}
+
+export function checkout(t: TestContext, token: string, body: unknown, key = unique('idem-')) {
+  return t.request({ method: 'POST', url: '/api/orders', token, payload: body as object, headers: { 'idempotency-key': key } });
+}
+
+export function pay(t: TestContext, token: string, orderId: string, key = unique('idem-')) {
+  return t.request({ method: 'POST', url: `/api/orders/${orderId}/pay`, token, headers: { 'idempotency-key': key } });
+}
