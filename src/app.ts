@@ -3,16 +3,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { Logger } from 'pino';
-import { type Clock, systemClock } from './platform/clock.js';
-import type { Config } from './platform/config.js';
-import type { Platform } from './platform/context.js';
-import { type Database, openDatabase } from './platform/db.js';
-import { createHttpServer, type HttpServer } from './platform/http.js';
-import { JobScheduler } from './platform/jobs.js';
-import { localMasterKey, type MasterKeyProvider } from './platform/keys.js';
-import { createLogger } from './platform/logger.js';
-import { OutboxDispatcher } from './platform/outbox.js';
-import { SIGNATURE_HEADER } from './platform/webhooks.js';
 import { catalogRoutes } from './modules/catalog/routes.js';
 import { CatalogService, countSoldUnits } from './modules/catalog/service.js';
 import { creatorRoutes } from './modules/creators/routes.js';
@@ -27,6 +17,16 @@ import { PaymentService } from './modules/payments/service.js';
 import { PrivacyVault } from './modules/privacy/service.js';
 import { venueRoutes } from './modules/venues/routes.js';
 import { VenueService } from './modules/venues/service.js';
+import { type Clock, systemClock } from './platform/clock.js';
+import type { Config } from './platform/config.js';
+import type { Platform } from './platform/context.js';
+import { type Database, openDatabase } from './platform/db.js';
+import { createHttpServer, type HttpServer } from './platform/http.js';
+import { JobScheduler } from './platform/jobs.js';
+import { localMasterKey, type MasterKeyProvider } from './platform/keys.js';
+import { createLogger } from './platform/logger.js';
+import { OutboxDispatcher } from './platform/outbox.js';
+import { SIGNATURE_HEADER } from './platform/webhooks.js';
 
 export const WEB_DIST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../web/dist');
 
@@ -66,20 +66,29 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   const ownsDatabase = !opts.database;
   const database =
     opts.database ??
-    (await openDatabase({ databaseUrl: config.DATABASE_URL, pgliteDir: config.PGLITE_DIR, poolMax: config.DB_POOL_MAX }));
+    (await openDatabase({
+      databaseUrl: config.DATABASE_URL,
+      pgliteDir: config.PGLITE_DIR,
+      poolMax: config.DB_POOL_MAX,
+    }));
   const db = database.db;
   const outbox = new OutboxDispatcher(db, clock, log);
   const jobs = new JobScheduler(log);
   const platform: Platform = { config, db, dbKind: database.kind, clock, log, outbox, jobs };
 
-  const masterKey = opts.masterKey ?? localMasterKey({ keyDir: config.KEY_DIR, envKey: config.LIVECART_MASTER_KEY });
+  const masterKey =
+    opts.masterKey ?? localMasterKey({ keyDir: config.KEY_DIR, envKey: config.LIVECART_MASTER_KEY });
   const identity = new IdentityService(platform);
   const vault = new PrivacyVault(db, masterKey, clock);
   const catalog = new CatalogService(platform, identity);
   const creators = new CreatorService(platform);
   const venues = new VenueService(platform, catalog, creators);
   const orders = new OrderService(platform, venues, vault);
-  const paymentProvider = new SimulatedPaymentProvider(config.PAYMENT_WEBHOOK_SECRET, config.PAYMENT_SIM_MODE, log);
+  const paymentProvider = new SimulatedPaymentProvider(
+    config.PAYMENT_WEBHOOK_SECRET,
+    config.PAYMENT_SIM_MODE,
+    log,
+  );
   const payments = new PaymentService(platform, orders, paymentProvider);
 
   outbox.subscribe('venues.room-sales', 'order.paid', (e, tx) => venues.onOrderPaid(e, tx));

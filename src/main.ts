@@ -1,8 +1,8 @@
 import { buildApp } from './app.js';
+import { seedDemo } from './demo/seed.js';
 import { loadConfig } from './platform/config.js';
 import { openDatabase } from './platform/db.js';
 import { createLogger } from './platform/logger.js';
-import { seedDemo } from './demo/seed.js';
 
 /** CLI: `start` (default) serves the platform; `migrate` only applies migrations; `seed` seeds the demo. */
 async function main(): Promise<void> {
@@ -44,11 +44,14 @@ async function main(): Promise<void> {
     `  API reference: ${url}/docs   OpenAPI: ${url}/openapi.json`,
   ];
   if (demo) {
-    lines.push(`  Live room (buyer): ${url}/live/${demo.liveRoomId}`, `  Merchant orders:   ${url}/merchant/orders`);
-    lines.push('  Demo logins (password for all: ' + demo.password + '):');
+    lines.push(
+      `  Live room (buyer): ${url}/live/${demo.liveRoomId}`,
+      `  Merchant orders:   ${url}/merchant/orders`,
+    );
+    lines.push(`  Demo logins (password for all: ${demo.password}):`);
     for (const l of demo.logins) lines.push(`    ${l.role.padEnd(10)} ${l.login}`);
   }
-  console.log(lines.join('\n') + '\n');
+  console.log(`${lines.join('\n')}\n`);
 }
 
 main().catch((err) => {

@@ -1,9 +1,10 @@
 // Every table, for drizzle-kit and the typed database handle. Each module owns its own.
-export * from './platform/schema.js';
-export * from './modules/identity/schema.js';
+
 export * from './modules/catalog/schema.js';
 export * from './modules/creators/schema.js';
-export * from './modules/venues/schema.js';
+export * from './modules/identity/schema.js';
 export * from './modules/orders/schema.js';
 export * from './modules/payments/schema.js';
 export * from './modules/privacy/schema.js';
+export * from './modules/venues/schema.js';
+export * from './platform/schema.js';

@@ -1,10 +1,10 @@
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MINUTE } from '../src/platform/clock.js';
-import { signPayload } from '../src/platform/signing.js';
 import { skus } from '../src/modules/catalog/schema.js';
 import { liveRooms } from '../src/modules/venues/schema.js';
-import { checkout, pay, recipient, sellingWorld, type TestContext, startTestApp } from './harness.js';
+import { MINUTE } from '../src/platform/clock.js';
+import { signPayload } from '../src/platform/signing.js';
+import { checkout, pay, recipient, sellingWorld, startTestApp, type TestContext } from './harness.js';
 
 let t: TestContext;
 beforeAll(async () => {
@@ -35,7 +35,12 @@ describe('the closed loop', () => {
       attribution: { venueType: 'live_room', venueId: w.room.id, creatorAccountId: w.creator.id },
       recipient: { name: '张**', phone: '138****5678', address: '浙江省杭州市西湖区****' },
     });
-    expect(order.lines[0]).toMatchObject({ quantity: 2, unitPriceFen: 9900, commissionBps: 2000, commissionPlan: 'open' });
+    expect(order.lines[0]).toMatchObject({
+      quantity: 2,
+      unitPriceFen: 9900,
+      commissionBps: 2000,
+      commissionPlan: 'open',
+    });
     const [sku] = await t.app.platform.db.select().from(skus).where(eq(skus.id, w.sku.id));
     expect(sku!.stock).toBe(3);
 
@@ -50,7 +55,11 @@ describe('the closed loop', () => {
     const [soldSku] = await t.app.platform.db.select().from(skus).where(eq(skus.id, w.sku.id));
     expect(soldSku!.sold).toBe(2);
 
-    const list = await t.request({ method: 'GET', url: `/api/shops/${w.shop.id}/orders?status=paid`, token: w.merchant.token });
+    const list = await t.request({
+      method: 'GET',
+      url: `/api/shops/${w.shop.id}/orders?status=paid`,
+      token: w.merchant.token,
+    });
     expect(list.statusCode).toBe(200);
     expect(list.json().items.map((o: { id: string }) => o.id)).toEqual([order.id]);
     expect(list.body).not.toContain('张三丰');
@@ -66,14 +75,23 @@ describe('the closed loop', () => {
     expect(shipped.statusCode).toBe(200);
     expect(shipped.json().status).toBe('shipped');
 
-    const body = JSON.stringify({ eventId: 'trk-1', carrier: 'SF', trackingNo: 'SFLC0000AB12', status: 'delivered' });
+    const body = JSON.stringify({
+      eventId: 'trk-1',
+      carrier: 'SF',
+      trackingNo: 'SFLC0000AB12',
+      status: 'delivered',
+    });
     const delivered = await t.request({
       method: 'POST',
       url: '/api/webhooks/logistics',
       payload: body,
       headers: {
         'content-type': 'application/json',
-        'x-livecart-signature': signPayload(t.app.platform.config.LOGISTICS_WEBHOOK_SECRET, body, Math.floor(Date.now() / 1000)),
+        'x-livecart-signature': signPayload(
+          t.app.platform.config.LOGISTICS_WEBHOOK_SECRET,
+          body,
+          Math.floor(Date.now() / 1000),
+        ),
       },
     });
     expect(delivered.statusCode).toBe(200);
@@ -83,7 +101,10 @@ describe('the closed loop', () => {
     // Ten days on, the buyer's 7-day session has lapsed: they log in again.
     const { token } = await t.app.services.identity.issueSession(buyer.id);
     const done = await t.request({ method: 'GET', url: `/api/orders/${order.id}`, token });
-    expect(done.json()).toMatchObject({ status: 'completed', attribution: { creatorAccountId: w.creator.id } });
+    expect(done.json()).toMatchObject({
+      status: 'completed',
+      attribution: { creatorAccountId: w.creator.id },
+    });
   });
 
   it('cancels an unpaid order when its payment window closes and returns the stock', async () => {

@@ -1,12 +1,12 @@
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { type App, buildApp } from '../src/app.js';
+import { hashPassword } from '../src/modules/identity/password.js';
+import type { Role } from '../src/platform/auth.js';
 import { TestClock } from '../src/platform/clock.js';
 import { type Config, loadConfig } from '../src/platform/config.js';
 import { type Database, openDatabase } from '../src/platform/db.js';
 import { ephemeralMasterKey } from '../src/platform/keys.js';
 import { createLogger } from '../src/platform/logger.js';
-import { hashPassword } from '../src/modules/identity/password.js';
-import type { Role } from '../src/platform/auth.js';
 
 /**
  * Test harness: every test file shares one database per process (PGlite in memory, or the
@@ -41,14 +41,24 @@ export async function startTestApp(overrides: Partial<Config> = {}): Promise<Tes
   const logLines: string[] = [];
   const logger = createLogger('info', { write: (line: string) => void logLines.push(line) });
   const config = loadConfig({}, { JOB_INTERVAL_MS: 0, DATABASE_URL: process.env.DATABASE_URL, ...overrides });
-  const app = await buildApp({ config, clock, logger, masterKey: ephemeralMasterKey(), database, background: false });
+  const app = await buildApp({
+    config,
+    clock,
+    logger,
+    masterKey: ephemeralMasterKey(),
+    database,
+    background: false,
+  });
   passwordHash ??= hashPassword(PASSWORD);
   return {
     app,
     clock,
     logLines,
     request: ({ token, headers, ...opts }) =>
-      app.http.inject({ ...opts, headers: { ...(headers ?? {}), ...(token ? { authorization: `Bearer ${token}` } : {}) } }),
+      app.http.inject({
+        ...opts,
+        headers: { ...(headers ?? {}), ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      }),
     async account(roles, name) {
       const login = unique(name ?? roles[0]!);
       const acc = await app.services.identity.createAccount({
@@ -78,7 +88,10 @@ export const recipient = (over: Partial<Record<string, string>> = {}) => ({
  * A selling world built through the HTTP API: an approved shop with one approved product,
  * a creator holding sharing permission whose live room is live with the product in its cart.
  */
-export async function sellingWorld(t: TestContext, opts: { stock?: number; priceFen?: number; commissionBps?: number } = {}) {
+export async function sellingWorld(
+  t: TestContext,
+  opts: { stock?: number; priceFen?: number; commissionBps?: number } = {},
+) {
   const operator = await t.account(['operator']);
   const merchant = await t.account(['buyer', 'merchant']);
   const creator = await t.account(['buyer', 'creator']);
@@ -88,11 +101,27 @@ export async function sellingWorld(t: TestContext, opts: { stock?: number; price
     return r.json();
   };
   const shop = await ok(
-    t.request({ method: 'POST', url: '/api/shops', token: merchant.token, payload: { name: unique('测试小店'), qualification: '营业执照 91330100' } }),
+    t.request({
+      method: 'POST',
+      url: '/api/shops',
+      token: merchant.token,
+      payload: { name: unique('测试小店'), qualification: '营业执照 91330100' },
+    }),
     201,
   );
-  await ok(t.request({ method: 'POST', url: `/api/admin/shops/${shop.id}/review`, token: operator.token, payload: { decision: 'approve' } }));
-  const category = await t.app.services.catalog.ensureCategory(t.app.platform.db, { slug: 'beauty', nameZh: '美妆个护', nameEn: 'Beauty' });
+  await ok(
+    t.request({
+      method: 'POST',
+      url: `/api/admin/shops/${shop.id}/review`,
+      token: operator.token,
+      payload: { decision: 'approve' },
+    }),
+  );
+  const category = await t.app.services.catalog.ensureCategory(t.app.platform.db, {
+    slug: 'beauty',
+    nameZh: '美妆个护',
+    nameEn: 'Beauty',
+  });
   const product = await ok(
     t.request({
       method: 'POST',
@@ -108,7 +137,14 @@ export async function sellingWorld(t: TestContext, opts: { stock?: number; price
     }),
     201,
   );
-  await ok(t.request({ method: 'POST', url: `/api/admin/products/${product.id}/review`, token: operator.token, payload: { decision: 'approve' } }));
+  await ok(
+    t.request({
+      method: 'POST',
+      url: `/api/admin/products/${product.id}/review`,
+      token: operator.token,
+      payload: { decision: 'approve' },
+    }),
+  );
   await ok(
     t.request({
       method: 'PUT',
@@ -118,22 +154,52 @@ export async function sellingWorld(t: TestContext, opts: { stock?: number; price
     }),
   );
   const room = await ok(
-    t.request({ method: 'POST', url: '/api/creator/live-rooms', token: creator.token, payload: { title: '双十一宠粉专场', description: '今晚好物' } }),
+    t.request({
+      method: 'POST',
+      url: '/api/creator/live-rooms',
+      token: creator.token,
+      payload: { title: '双十一宠粉专场', description: '今晚好物' },
+    }),
     201,
   );
   const item = await ok(
-    t.request({ method: 'POST', url: `/api/creator/live-rooms/${room.id}/cart`, token: creator.token, payload: { productId: product.id } }),
+    t.request({
+      method: 'POST',
+      url: `/api/creator/live-rooms/${room.id}/cart`,
+      token: creator.token,
+      payload: { productId: product.id },
+    }),
     201,
   );
-  await ok(t.request({ method: 'POST', url: `/api/creator/live-rooms/${room.id}/start`, token: creator.token }));
-  await ok(t.request({ method: 'PUT', url: `/api/creator/live-rooms/${room.id}/pinned`, token: creator.token, payload: { itemId: item.id } }));
+  await ok(
+    t.request({ method: 'POST', url: `/api/creator/live-rooms/${room.id}/start`, token: creator.token }),
+  );
+  await ok(
+    t.request({
+      method: 'PUT',
+      url: `/api/creator/live-rooms/${room.id}/pinned`,
+      token: creator.token,
+      payload: { itemId: item.id },
+    }),
+  );
   return { operator, merchant, creator, shop, product, sku: product.skus[0], room, item, category, ok };
 }
 
 export function checkout(t: TestContext, token: string, body: unknown, key = unique('idem-')) {
-  return t.request({ method: 'POST', url: '/api/orders', token, payload: body as object, headers: { 'idempotency-key': key } });
+  return t.request({
+    method: 'POST',
+    url: '/api/orders',
+    token,
+    payload: body as object,
+    headers: { 'idempotency-key': key },
+  });
 }
 
 export function pay(t: TestContext, token: string, orderId: string, key = unique('idem-')) {
-  return t.request({ method: 'POST', url: `/api/orders/${orderId}/pay`, token, headers: { 'idempotency-key': key } });
+  return t.request({
+    method: 'POST',
+    url: `/api/orders/${orderId}/pay`,
+    token,
+    headers: { 'idempotency-key': key },
+  });
 }

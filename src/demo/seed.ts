@@ -1,1 +1,3 @@
-export async function seedDemo(..._a: unknown[]): Promise<any> { return null; }
+export async function seedDemo(..._a: unknown[]): Promise<any> {
+  return null;
+}

@@ -50,8 +50,13 @@ export function bearerToken(req: FastifyRequest): string | null {
   return m?.[1] ?? null;
 }
 
-export function makeAuthHook(resolver: AuthResolver) {
-  return async function authorize(req: FastifyRequest, _reply: FastifyReply): Promise<void> {
+/**
+ * Authentication and role checks run before validation (an anonymous caller learns nothing
+ * about a route's schema); the shop-membership check runs after it, once `:shopId` is known
+ * to be well-formed.
+ */
+export function makeAuthHooks(resolver: AuthResolver) {
+  async function authenticate(req: FastifyRequest, _reply: FastifyReply): Promise<void> {
     const access = req.routeOptions.config?.access;
     if (access === undefined) return; // non-API routes (static files, docs)
     req.principal = null;
@@ -62,25 +67,36 @@ export function makeAuthHook(resolver: AuthResolver) {
     if (!principal) {
       throw new AppError(
         'UNAUTHENTICATED',
-        token ? 'The session token is invalid or expired; log in again.' : 'Log in first: send Authorization: Bearer <token>.',
+        token
+          ? 'The session token is invalid or expired; log in again.'
+          : 'Log in first: send Authorization: Bearer <token>.',
       );
     }
     if (!access.roles.some((r) => principal.roles.includes(r))) {
       throw new AppError('FORBIDDEN', `This action needs one of the roles: ${access.roles.join(', ')}.`);
     }
-    if (access.shopPermission) {
-      const shopId = (req.params as Record<string, string> | undefined)?.shopId;
-      if (!shopId) throw new Error(`route ${req.routeOptions.url} declares shopPermission without :shopId`);
-      const perms = await resolver.shopPermissions(principal.accountId, shopId);
-      if (!perms) throw new AppError('SHOP_NOT_FOUND', `Shop ${shopId} was not found`, { id: shopId });
-      if (!perms.includes(access.shopPermission)) {
-        throw new AppError('FORBIDDEN', `Your staff role in this shop lacks the permission ${access.shopPermission}.`);
-      }
+  }
+
+  async function authorizeShop(req: FastifyRequest, _reply: FastifyReply): Promise<void> {
+    const access = req.routeOptions.config?.access;
+    if (typeof access !== 'object' || !access.shopPermission) return;
+    const shopId = (req.params as Record<string, string> | undefined)?.shopId;
+    if (!shopId) throw new Error(`route ${req.routeOptions.url} declares shopPermission without :shopId`);
+    const perms = await resolver.shopPermissions(requirePrincipal(req).accountId, shopId);
+    if (!perms) throw new AppError('SHOP_NOT_FOUND', `Shop ${shopId} was not found`, { id: shopId });
+    if (!perms.includes(access.shopPermission)) {
+      throw new AppError(
+        'FORBIDDEN',
+        `Your staff role in this shop lacks the permission ${access.shopPermission}.`,
+      );
     }
-  };
+  }
+
+  return { authenticate, authorizeShop };
 }
 
 export function requirePrincipal(req: FastifyRequest): Principal {
-  if (!req.principal) throw new AppError('UNAUTHENTICATED', 'Log in first: send Authorization: Bearer <token>.');
+  if (!req.principal)
+    throw new AppError('UNAUTHENTICATED', 'Log in first: send Authorization: Bearer <token>.');
   return req.principal;
 }

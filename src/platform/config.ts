@@ -12,14 +12,23 @@ const envSchema = z.object({
   LIVECART_MASTER_KEY: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Minutes an unpaid order holds its stock before the clock cancels it. */
-  PAYMENT_TIMEOUT_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(15),
+  PAYMENT_TIMEOUT_MINUTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(24 * 60)
+    .default(15),
   /** Days after delivery when receipt is confirmed automatically. */
   AUTO_CONFIRM_DAYS: z.coerce.number().int().min(1).max(60).default(10),
   /** sync: the simulated provider captures at once (webhook follows); async: only the webhook pays. */
   PAYMENT_SIM_MODE: z.enum(['sync', 'async']).default('sync'),
   PAYMENT_WEBHOOK_SECRET: z.string().min(16).default('sim-payment-webhook-secret-change-me'),
   LOGISTICS_WEBHOOK_SECRET: z.string().min(16).default('sim-logistics-webhook-secret-change-me'),
-  SESSION_TTL_HOURS: z.coerce.number().int().min(1).default(24 * 7),
+  SESSION_TTL_HOURS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(24 * 7),
   /** Period of the clock-driven sweeps (unpaid cancellation, auto-confirmation); 0 disables them. */
   JOB_INTERVAL_MS: z.coerce.number().int().min(0).default(5_000),
   SEED_DEMO: z

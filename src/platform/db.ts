@@ -40,14 +40,15 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
       connection: { application_name: 'livecart' },
     });
     const db = drizzlePostgres(client, { schema }) as unknown as Db;
-    // Several nodes may start at once: one migrates, the others wait on the advisory lock.
-    const reserved = await client.reserve();
+    // Several nodes may start at once: one migrates, the others wait on the advisory lock,
+    // held on a dedicated single connection so lock and migration share a session.
+    const migrator = postgres(opts.databaseUrl, { max: 1, onnotice: () => {} });
     try {
-      await reserved`select pg_advisory_lock(7461221)`;
-      await migratePostgres(drizzlePostgres(reserved, { schema }), { migrationsFolder: MIGRATIONS_FOLDER });
-      await reserved`select pg_advisory_unlock(7461221)`;
+      await migrator`select pg_advisory_lock(7461221)`;
+      await migratePostgres(drizzlePostgres(migrator, { schema }), { migrationsFolder: MIGRATIONS_FOLDER });
+      await migrator`select pg_advisory_unlock(7461221)`;
     } finally {
-      reserved.release();
+      await migrator.end({ timeout: 5 });
     }
     return { db, kind: 'postgres', close: () => client.end({ timeout: 5 }) };
   }

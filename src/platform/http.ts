@@ -10,10 +10,19 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
-import { type AuthResolver, makeAuthHook } from './auth.js';
+import { type Access, type AuthResolver, makeAuthHooks } from './auth.js';
 import { AppError } from './errors.js';
 
 export type HttpServer = FastifyInstance<any, any, any, Logger, ZodTypeProvider>;
+
+/** Every API route with its access rule and schema (tests sweep it; see test/validation.test.ts). */
+export interface RouteEntry {
+  method: string;
+  url: string;
+  access: Access;
+  schema: Record<string, unknown> | undefined;
+}
+export const ROUTE_TABLE = Symbol('routeTable');
 
 function validationMessage(err: FastifyError & { validation: any[]; validationContext?: string }): string {
   const where = err.validationContext ?? 'request';
@@ -41,25 +50,42 @@ export async function createHttpServer(opts: { logger: Logger; auth: AuthResolve
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 
+  const routes: RouteEntry[] = [];
+  app.decorate(ROUTE_TABLE, routes);
   app.addHook('onRoute', (route) => {
     const url = route.url;
-    if (url.startsWith('/api/') && route.config?.access === undefined) {
+    if (!url.startsWith('/api/')) return;
+    const access = route.config?.access;
+    if (access === undefined) {
       throw new Error(`route ${route.method} ${url} does not declare who may call it (config.access)`);
+    }
+    for (const method of [route.method].flat()) {
+      if (method !== 'HEAD')
+        routes.push({ method, url, access, schema: route.schema as Record<string, unknown> });
     }
   });
   app.decorateRequest('principal', null);
-  app.addHook('preHandler', makeAuthHook(opts.auth));
+  const auth = makeAuthHooks(opts.auth);
+  app.addHook('preValidation', auth.authenticate);
+  app.addHook('preHandler', auth.authorizeShop);
   app.addHook('onResponse', async (req, reply) => {
     if (!req.routeOptions.config?.access) return;
     req.log.info(
-      { method: req.method, route: req.routeOptions.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      {
+        method: req.method,
+        route: req.routeOptions.url,
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+      },
       'request',
     );
   });
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
     if (err instanceof AppError) {
-      return reply.code(err.status).send({ code: err.code, message: err.message, details: err.details ?? {} });
+      return reply
+        .code(err.status)
+        .send({ code: err.code, message: err.message, details: err.details ?? {} });
     }
     if (hasZodFastifySchemaValidationErrors(err)) {
       return reply.code(400).send({
@@ -71,23 +97,34 @@ export async function createHttpServer(opts: { logger: Logger; auth: AuthResolve
       });
     }
     if (isResponseSerializationError(err)) {
-      req.log.error({ route: req.routeOptions.url, issues: err.cause.issues.map((i) => i.path) }, 'response schema');
+      req.log.error(
+        { route: req.routeOptions.url, issues: err.cause.issues.map((i) => i.path) },
+        'response schema',
+      );
       return reply.code(500).send({ code: 'INTERNAL', message: 'Internal error', details: {} });
     }
     const status = err.statusCode ?? 500;
     if (status === 413) {
-      return reply.code(413).send({ code: 'PAYLOAD_TOO_LARGE', message: 'The request body is too large.', details: {} });
+      return reply
+        .code(413)
+        .send({ code: 'PAYLOAD_TOO_LARGE', message: 'The request body is too large.', details: {} });
     }
     if (status >= 400 && status < 500) {
       // Fastify's own 4xx: malformed JSON, empty body, unsupported content type.
-      return reply.code(400).send({ code: 'VALIDATION_FAILED', message: err.message, details: { fastify: err.code } });
+      return reply
+        .code(400)
+        .send({ code: 'VALIDATION_FAILED', message: err.message, details: { fastify: err.code } });
     }
     req.log.error({ err, route: req.routeOptions.url }, 'unhandled error');
-    return reply.code(500).send({ code: 'INTERNAL', message: 'Internal error; it has been logged.', details: {} });
+    return reply
+      .code(500)
+      .send({ code: 'INTERNAL', message: 'Internal error; it has been logged.', details: {} });
   });
 
   app.setNotFoundHandler((req, reply) => {
-    reply.code(404).send({ code: 'NOT_FOUND', message: `No route ${req.method} ${req.url.split('?')[0]}`, details: {} });
+    reply
+      .code(404)
+      .send({ code: 'NOT_FOUND', message: `No route ${req.method} ${req.url.split('?')[0]}`, details: {} });
   });
 
   await app.register(fastifySwagger, {
@@ -107,4 +144,8 @@ export async function createHttpServer(opts: { logger: Logger; auth: AuthResolve
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   await app.register(scalar, { routePrefix: '/docs', configuration: { url: '/openapi.json' } });
   return app;
+}
+
+export function routeTable(app: HttpServer): RouteEntry[] {
+  return (app as unknown as Record<symbol, RouteEntry[]>)[ROUTE_TABLE] ?? [];
 }

@@ -4,7 +4,7 @@ import type { Clock } from './clock.js';
 import type { Db, Tx } from './db.js';
 import { AppError } from './errors.js';
 import { idempotencyKeys } from './schema.js';
-import { type TxOptions, inTransaction } from './tx.js';
+import { inTransaction, type TxOptions } from './tx.js';
 
 export interface IdempotentResult<T> {
   status: number;
@@ -13,7 +13,9 @@ export interface IdempotentResult<T> {
 }
 
 export function requestHash(parts: unknown): string {
-  return createHash('sha256').update(JSON.stringify(parts ?? null)).digest('base64url');
+  return createHash('sha256')
+    .update(JSON.stringify(parts ?? null))
+    .digest('base64url');
 }
 
 /**
@@ -25,7 +27,7 @@ export async function runIdempotent<T>(
   db: Db,
   clock: Clock,
   ref: { scope: string; key: string; hash: string },
-  useCase: (tx: Tx) => Promise<{ status: number; body: T }>,
+  work: (tx: Tx) => Promise<{ status: number; body: T }>,
   txOpts?: TxOptions,
 ): Promise<IdempotentResult<T>> {
   return inTransaction(
@@ -42,7 +44,10 @@ export async function runIdempotent<T>(
           .from(idempotencyKeys)
           .where(and(eq(idempotencyKeys.scope, ref.scope), eq(idempotencyKeys.key, ref.key)));
         if (!prior || prior.statusCode === null) {
-          throw new AppError('INVALID_STATE', 'A request with this idempotency key is still in progress; retry it.');
+          throw new AppError(
+            'INVALID_STATE',
+            'A request with this idempotency key is still in progress; retry it.',
+          );
         }
         if (prior.requestHash !== ref.hash) {
           throw new AppError(
@@ -52,7 +57,7 @@ export async function runIdempotent<T>(
         }
         return { status: prior.statusCode, body: prior.response as T, replayed: true };
       }
-      const result = await useCase(tx);
+      const result = await work(tx);
       await tx
         .update(idempotencyKeys)
         .set({ statusCode: result.status, response: result.body as object })

@@ -79,7 +79,7 @@ export class OutboxDispatcher {
       this.again = true;
       return;
     }
-    this.running = this.drain()
+    this.running = this.deliverAll()
       .then(() => undefined)
       .catch((err) => this.log.error({ err }, 'outbox delivery round failed'))
       .finally(() => {
@@ -91,8 +91,13 @@ export class OutboxDispatcher {
       });
   }
 
-  /** Deliver everything pending now; resolves when the outbox is drained (tests and shutdown). */
+  /** Delivers everything due, after any round in flight; resolves when the outbox is drained (tests, shutdown). */
   async drain(): Promise<number> {
+    while (this.running) await this.running;
+    return this.deliverAll();
+  }
+
+  private async deliverAll(): Promise<number> {
     let delivered = 0;
     for (;;) {
       const n = await this.deliverBatch(100);
@@ -126,7 +131,12 @@ export class OutboxDispatcher {
         await tx
           .update(outboxEvents)
           .set({ nextAttemptAt: leaseUntil })
-          .where(inArray(outboxEvents.id, rows.map((r) => r.id)));
+          .where(
+            inArray(
+              outboxEvents.id,
+              rows.map((r) => r.id),
+            ),
+          );
       }
       return rows;
     });
@@ -147,7 +157,10 @@ export class OutboxDispatcher {
         done.push(row.id);
       } catch (err) {
         const attempts = row.attempts + 1;
-        this.log.warn({ eventId: row.id, topic: row.topic, attempts, err }, 'event handler failed; will retry');
+        this.log.warn(
+          { eventId: row.id, topic: row.topic, attempts, err },
+          'event handler failed; will retry',
+        );
         await this.db
           .update(outboxEvents)
           .set({

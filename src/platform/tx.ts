@@ -15,7 +15,8 @@ function sqlState(err: unknown): string | undefined {
 export function isUniqueViolation(err: unknown, constraint?: string): boolean {
   let e: any = err;
   for (let depth = 0; e && depth < 5; depth++, e = e.cause) {
-    if (e.code === '23505') return !constraint || e.constraint_name === constraint || e.constraint === constraint;
+    if (e.code === '23505')
+      return !constraint || e.constraint_name === constraint || e.constraint === constraint;
   }
   return false;
 }

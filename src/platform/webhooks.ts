@@ -43,7 +43,10 @@ export function registerSignedWebhook<B extends z.ZodType>(
           const raw = (req as unknown as { rawBody?: string }).rawBody ?? '';
           const sig = req.headers[SIGNATURE_HEADER] as string | undefined;
           if (!verifySignature(opts.secret, raw, sig, Math.floor(Date.now() / 1000))) {
-            throw new AppError('WEBHOOK_SIGNATURE_INVALID', `The ${SIGNATURE_HEADER} header does not match the body.`);
+            throw new AppError(
+              'WEBHOOK_SIGNATURE_INVALID',
+              `The ${SIGNATURE_HEADER} header does not match the body.`,
+            );
           }
         },
       },

@@ -19,11 +19,17 @@ export function catalogRoutes(app: HttpServer, catalog: CatalogService): void {
         summary: 'Open a shop; it stays in onboarding until an operator approves it',
         body: z.object({
           name: z.string().trim().min(2).max(40),
-          qualification: z.string().trim().min(2).max(500).describe('Business licence and brand authorisation summary'),
+          qualification: z
+            .string()
+            .trim()
+            .min(2)
+            .max(500)
+            .describe('Business licence and brand authorisation summary'),
         }),
       },
     },
-    async (req, reply) => reply.code(201).send(await catalog.createShop(requirePrincipal(req).accountId, req.body)),
+    async (req, reply) =>
+      reply.code(201).send(await catalog.createShop(requirePrincipal(req).accountId, req.body)),
   );
 
   app.get(
@@ -33,7 +39,9 @@ export function catalogRoutes(app: HttpServer, catalog: CatalogService): void {
       schema: {
         tags: ['operator'],
         summary: 'Shops, optionally by status',
-        querystring: z.object({ status: z.enum(['onboarding', 'active', 'rejected', 'suspended']).optional() }),
+        querystring: z.object({
+          status: z.enum(['onboarding', 'active', 'rejected', 'suspended']).optional(),
+        }),
       },
     },
     async (req) => ({ items: await catalog.listShops(req.query.status) }),
@@ -43,10 +51,20 @@ export function catalogRoutes(app: HttpServer, catalog: CatalogService): void {
     '/api/admin/shops/:shopId/review',
     {
       config: { access: { roles: ['operator'] } },
-      schema: { tags: ['operator'], summary: 'Approve or reject a shop in onboarding', params: shopIdParams, body: reviewBody },
+      schema: {
+        tags: ['operator'],
+        summary: 'Approve or reject a shop in onboarding',
+        params: shopIdParams,
+        body: reviewBody,
+      },
     },
     async (req) =>
-      catalog.reviewShop(requirePrincipal(req).accountId, req.params.shopId, req.body.decision, req.body.reason),
+      catalog.reviewShop(
+        requirePrincipal(req).accountId,
+        req.params.shopId,
+        req.body.decision,
+        req.body.reason,
+      ),
   );
 
   app.get(
@@ -68,7 +86,11 @@ export function catalogRoutes(app: HttpServer, catalog: CatalogService): void {
           title: z.string().trim().min(2).max(60),
           description: z.string().trim().max(2000).default(''),
           imageUrl: z.string().max(500).optional(),
-          commissionBps: z.number().int().min(100, 'an open plan offers 1–50 %').max(5000, 'an open plan offers 1–50 %'),
+          commissionBps: z
+            .number()
+            .int()
+            .min(100, 'an open plan offers 1–50 %')
+            .max(5000, 'an open plan offers 1–50 %'),
           skus: z
             .array(
               z.object({
@@ -102,7 +124,14 @@ export function catalogRoutes(app: HttpServer, catalog: CatalogService): void {
         tags: ['catalog'],
         summary: 'Add (positive delta) or remove stock; it never goes below zero',
         params: shopIdParams.extend({ skuId: idOf('sku') }),
-        body: z.object({ delta: z.number().int().min(-10_000_000).max(10_000_000).refine((d) => d !== 0, 'must not be 0') }),
+        body: z.object({
+          delta: z
+            .number()
+            .int()
+            .min(-10_000_000)
+            .max(10_000_000)
+            .refine((d) => d !== 0, 'must not be 0'),
+        }),
       },
     },
     async (req) => catalog.adjustStock(req.params.shopId, req.params.skuId, req.body.delta),
@@ -115,7 +144,9 @@ export function catalogRoutes(app: HttpServer, catalog: CatalogService): void {
       schema: {
         tags: ['operator'],
         summary: 'Products by quality-review status',
-        querystring: z.object({ reviewStatus: z.enum(['pending', 'approved', 'rejected']).default('pending') }),
+        querystring: z.object({
+          reviewStatus: z.enum(['pending', 'approved', 'rejected']).default('pending'),
+        }),
       },
     },
     async (req) => ({ items: await catalog.listProductsForReview(req.query.reviewStatus) }),
@@ -133,7 +164,12 @@ export function catalogRoutes(app: HttpServer, catalog: CatalogService): void {
       },
     },
     async (req) =>
-      catalog.reviewProduct(requirePrincipal(req).accountId, req.params.productId, req.body.decision, req.body.reason),
+      catalog.reviewProduct(
+        requirePrincipal(req).accountId,
+        req.params.productId,
+        req.body.decision,
+        req.body.reason,
+      ),
   );
 
   app.get(
@@ -153,7 +189,11 @@ export function catalogRoutes(app: HttpServer, catalog: CatalogService): void {
     '/api/products/:productId',
     {
       config: { access: 'public' },
-      schema: { tags: ['catalog'], summary: 'A sellable product with SKUs', params: z.object({ productId: idOf('prd') }) },
+      schema: {
+        tags: ['catalog'],
+        summary: 'A sellable product with SKUs',
+        params: z.object({ productId: idOf('prd') }),
+      },
     },
     async (req) => catalog.getSellableProduct(req.params.productId),
   );

@@ -55,7 +55,11 @@ export class CatalogService {
       const next = decision === 'approve' ? 'active' : 'rejected';
       const [updated] = await tx
         .update(shops)
-        .set({ status: next, reviewNote: note ?? null, approvedAt: decision === 'approve' ? this.p.clock.now() : null })
+        .set({
+          status: next,
+          reviewNote: note ?? null,
+          approvedAt: decision === 'approve' ? this.p.clock.now() : null,
+        })
         .where(and(eq(shops.id, shopId), eq(shops.status, 'onboarding')))
         .returning();
       if (!updated) {
@@ -93,7 +97,10 @@ export class CatalogService {
     }
     const shop = await this.getShop(shopId);
     if (shop.status !== 'active') {
-      throw new AppError('SHOP_NOT_ACTIVE', `Shop ${shopId} is ${shop.status}; products can be listed once it is approved.`);
+      throw new AppError(
+        'SHOP_NOT_ACTIVE',
+        `Shop ${shopId} is ${shop.status}; products can be listed once it is approved.`,
+      );
     }
     const [cat] = await this.p.db.select().from(categories).where(eq(categories.id, input.categoryId));
     if (!cat) throw notFound('NOT_FOUND', 'Category', input.categoryId);
@@ -112,15 +119,25 @@ export class CatalogService {
         createdAt: now,
         updatedAt: now,
       });
-      await tx.insert(skus).values(input.skus.map((s) => ({ id: newId('sku'), productId: id, shopId, ...s })));
+      await tx
+        .insert(skus)
+        .values(input.skus.map((s) => ({ id: newId('sku'), productId: id, shopId, ...s })));
       await recordEvent(tx, this.p.clock, 'product.submitted', id, { productId: id, shopId });
     });
     return this.getProductWithSkus(id);
   }
 
-  async reviewProduct(operatorId: string, productId: string, decision: 'approve' | 'reject', reason?: string) {
+  async reviewProduct(
+    operatorId: string,
+    productId: string,
+    decision: 'approve' | 'reject',
+    reason?: string,
+  ) {
     if (decision === 'reject' && !reason) {
-      throw new AppError('VALIDATION_FAILED', 'body.reason: a rejection needs a reason the merchant can act on.');
+      throw new AppError(
+        'VALIDATION_FAILED',
+        'body.reason: a rejection needs a reason the merchant can act on.',
+      );
     }
     return inTransaction(this.p.db, async (tx) => {
       const next = decision === 'approve' ? 'approved' : 'rejected';
@@ -134,7 +151,11 @@ export class CatalogService {
         if (!prod) throw notFound('PRODUCT_NOT_FOUND', 'Product', productId);
         throw invalidState(`Product ${productId} is already ${prod.reviewStatus}.`);
       }
-      await recordEvent(tx, this.p.clock, `product.${next}`, productId, { productId, shopId: updated.shopId, operatorId });
+      await recordEvent(tx, this.p.clock, `product.${next}`, productId, {
+        productId,
+        shopId: updated.shopId,
+        operatorId,
+      });
       return updated;
     });
   }
@@ -168,8 +189,17 @@ export class CatalogService {
     return shop?.status === 'active';
   }
 
-  async listSellableProducts(filter: { shopId?: string | undefined; categoryId?: string | undefined; cursor?: string | undefined; limit: number }) {
-    const conds = [eq(products.reviewStatus, 'approved'), eq(products.listed, 'listed'), eq(shops.status, 'active')];
+  async listSellableProducts(filter: {
+    shopId?: string | undefined;
+    categoryId?: string | undefined;
+    cursor?: string | undefined;
+    limit: number;
+  }) {
+    const conds = [
+      eq(products.reviewStatus, 'approved'),
+      eq(products.listed, 'listed'),
+      eq(shops.status, 'active'),
+    ];
     if (filter.shopId) conds.push(eq(products.shopId, filter.shopId));
     if (filter.categoryId) conds.push(eq(products.categoryId, filter.categoryId));
     if (filter.cursor) conds.push(lt(products.id, filter.cursor));
@@ -194,9 +224,23 @@ export class CatalogService {
   }
 
   async listShopProducts(shopId: string) {
-    const rows = await this.p.db.select().from(products).where(eq(products.shopId, shopId)).orderBy(desc(products.id)).limit(500);
+    const rows = await this.p.db
+      .select()
+      .from(products)
+      .where(eq(products.shopId, shopId))
+      .orderBy(desc(products.id))
+      .limit(500);
     const skuRows = rows.length
-      ? await this.p.db.select().from(skus).where(inArray(skus.productId, rows.map((r) => r.id))).orderBy(asc(skus.id))
+      ? await this.p.db
+          .select()
+          .from(skus)
+          .where(
+            inArray(
+              skus.productId,
+              rows.map((r) => r.id),
+            ),
+          )
+          .orderBy(asc(skus.id))
       : [];
     return rows.map((r) => ({ ...r, skus: skuRows.filter((s) => s.productId === r.id) }));
   }
@@ -209,11 +253,18 @@ export class CatalogService {
       .where(and(eq(skus.id, skuId), eq(skus.shopId, shopId), gte(sql`${skus.stock} + ${delta}`, 0)))
       .returning();
     if (row) return row;
-    const [sku] = await this.p.db.select().from(skus).where(and(eq(skus.id, skuId), eq(skus.shopId, shopId)));
+    const [sku] = await this.p.db
+      .select()
+      .from(skus)
+      .where(and(eq(skus.id, skuId), eq(skus.shopId, shopId)));
     if (!sku) throw notFound('SKU_NOT_FOUND', 'SKU', skuId);
-    throw new AppError('INSUFFICIENT_STOCK', `SKU ${skuId} has ${sku.stock} in stock; it cannot go down by ${-delta}.`, {
-      stock: sku.stock,
-    });
+    throw new AppError(
+      'INSUFFICIENT_STOCK',
+      `SKU ${skuId} has ${sku.stock} in stock; it cannot go down by ${-delta}.`,
+      {
+        stock: sku.stock,
+      },
+    );
   }
 }
 

@@ -26,6 +26,11 @@ export function creatorRoutes(app: HttpServer, creators: CreatorService): void {
       },
     },
     async (req) =>
-      creators.setSharingPermission(requirePrincipal(req).accountId, req.params.accountId, req.body.granted, req.body.reason),
+      creators.setSharingPermission(
+        requirePrincipal(req).accountId,
+        req.params.accountId,
+        req.body.granted,
+        req.body.reason,
+      ),
   );
 }

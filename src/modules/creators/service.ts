@@ -17,7 +17,12 @@ export class CreatorService {
     if (!acc?.roles.includes('creator')) throw notFound('ACCOUNT_NOT_FOUND', 'Creator', accountId);
     await ex
       .insert(creatorProfiles)
-      .values({ accountId, nickname: acc.displayName, sharingPermission: 'none', createdAt: this.p.clock.now() })
+      .values({
+        accountId,
+        nickname: acc.displayName,
+        sharingPermission: 'none',
+        createdAt: this.p.clock.now(),
+      })
       .onConflictDoNothing();
     const [created] = await ex.select().from(creatorProfiles).where(eq(creatorProfiles.accountId, accountId));
     return created!;
@@ -40,10 +45,16 @@ export class CreatorService {
         })
         .where(eq(creatorProfiles.accountId, accountId))
         .returning();
-      await recordEvent(tx, this.p.clock, granted ? 'creator.sharing_granted' : 'creator.sharing_revoked', accountId, {
-        creatorAccountId: accountId,
-        operatorId,
-      });
+      await recordEvent(
+        tx,
+        this.p.clock,
+        granted ? 'creator.sharing_granted' : 'creator.sharing_revoked',
+        accountId,
+        {
+          creatorAccountId: accountId,
+          operatorId,
+        },
+      );
       return row!;
     });
   }

@@ -30,7 +30,10 @@ export function identityRoutes(app: HttpServer, identity: IdentityService): void
     },
     async (req, reply) => {
       const { role, ...rest } = req.body;
-      const account = await identity.registerAccount({ ...rest, roles: role === 'buyer' ? ['buyer'] : ['buyer', role] });
+      const account = await identity.registerAccount({
+        ...rest,
+        roles: role === 'buyer' ? ['buyer'] : ['buyer', role],
+      });
       return reply.code(201).send(account);
     },
   );

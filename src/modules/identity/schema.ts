@@ -38,5 +38,8 @@ export const shopMembers = pgTable(
     permissions: text('permissions').array().notNull(),
     createdAt: ts('created_at').notNull(),
   },
-  (t) => [primaryKey({ columns: [t.shopId, t.accountId] }), index('shop_members_account_idx').on(t.accountId)],
+  (t) => [
+    primaryKey({ columns: [t.shopId, t.accountId] }),
+    index('shop_members_account_idx').on(t.accountId),
+  ],
 );

@@ -1,6 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { and, eq, gt, sql } from 'drizzle-orm';
-import { type AuthResolver, type Principal, type Role, SHOP_PERMISSIONS, type ShopPermission } from '../../platform/auth.js';
+import {
+  type AuthResolver,
+  type Principal,
+  type Role,
+  SHOP_PERMISSIONS,
+  type ShopPermission,
+} from '../../platform/auth.js';
 import { HOUR } from '../../platform/clock.js';
 import type { Platform } from '../../platform/context.js';
 import type { Executor } from '../../platform/db.js';
@@ -25,7 +31,10 @@ export interface AccountView {
 }
 
 export class IdentityService implements AuthResolver {
-  private readonly sessionCache = new Map<string, { principal: Principal; expiresAt: number; cachedAt: number }>();
+  private readonly sessionCache = new Map<
+    string,
+    { principal: Principal; expiresAt: number; cachedAt: number }
+  >();
 
   constructor(private readonly p: Platform) {}
 
@@ -54,13 +63,17 @@ export class IdentityService implements AuthResolver {
         createdAt: this.p.clock.now(),
       });
     } catch (err) {
-      if (isUniqueViolation(err)) throw new AppError('LOGIN_TAKEN', `The login "${input.login}" is already taken.`);
+      if (isUniqueViolation(err))
+        throw new AppError('LOGIN_TAKEN', `The login "${input.login}" is already taken.`);
       throw err;
     }
     return { id, login: input.login, displayName: input.displayName, roles: input.roles };
   }
 
-  async login(login: string, password: string): Promise<{ token: string; expiresAt: Date; account: AccountView }> {
+  async login(
+    login: string,
+    password: string,
+  ): Promise<{ token: string; expiresAt: Date; account: AccountView }> {
     const [acc] = await this.p.db.select().from(accounts).where(eq(accounts.login, login));
     const ok = await verifyPassword(password, acc?.passwordHash ?? (await DUMMY_HASH));
     if (!acc || !ok) throw new AppError('INVALID_CREDENTIALS', 'The login or password is wrong.');
@@ -71,7 +84,9 @@ export class IdentityService implements AuthResolver {
     const token = `lc_${randomBytes(32).toString('base64url')}`;
     const now = this.p.clock.now();
     const expiresAt = new Date(now.getTime() + this.p.config.SESSION_TTL_HOURS * HOUR);
-    await this.p.db.insert(sessions).values({ tokenHash: tokenHash(token), accountId, createdAt: now, expiresAt });
+    await this.p.db
+      .insert(sessions)
+      .values({ tokenHash: tokenHash(token), accountId, createdAt: now, expiresAt });
     return { token, expiresAt };
   }
 
@@ -85,7 +100,8 @@ export class IdentityService implements AuthResolver {
     const h = tokenHash(token);
     const now = this.p.clock.now().getTime();
     const cached = this.sessionCache.get(h);
-    if (cached && cached.expiresAt > now && Date.now() - cached.cachedAt < SESSION_CACHE_MS) return cached.principal;
+    if (cached && cached.expiresAt > now && Date.now() - cached.cachedAt < SESSION_CACHE_MS)
+      return cached.principal;
     const [row] = await this.p.db
       .select({ accountId: accounts.id, roles: accounts.roles, expiresAt: sessions.expiresAt })
       .from(sessions)
@@ -134,7 +150,13 @@ export class IdentityService implements AuthResolver {
   async addShopOwner(ex: Executor, shopId: string, accountId: string): Promise<void> {
     await ex
       .insert(shopMembers)
-      .values({ shopId, accountId, role: 'owner', permissions: [...SHOP_PERMISSIONS], createdAt: this.p.clock.now() })
+      .values({
+        shopId,
+        accountId,
+        role: 'owner',
+        permissions: [...SHOP_PERMISSIONS],
+        createdAt: this.p.clock.now(),
+      })
       .onConflictDoNothing();
   }
 
@@ -146,7 +168,8 @@ export class IdentityService implements AuthResolver {
       .select()
       .from(shopMembers)
       .where(and(eq(shopMembers.shopId, shopId), eq(shopMembers.accountId, acc.id)));
-    if (existing?.role === 'owner') throw new AppError('INVALID_STATE', "The shop owner's permissions cannot be changed.");
+    if (existing?.role === 'owner')
+      throw new AppError('INVALID_STATE', "The shop owner's permissions cannot be changed.");
     await this.p.db.transaction(async (tx) => {
       await tx
         .insert(shopMembers)

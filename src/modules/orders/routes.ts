@@ -52,13 +52,19 @@ export function orderRoutes(app: HttpServer, orders: OrderService, logisticsSecr
 
   app.get(
     '/api/orders',
-    { config: buyerOnly, schema: { tags: ['orders'], summary: "The buyer's orders, newest first", querystring: pageQuery } },
+    {
+      config: buyerOnly,
+      schema: { tags: ['orders'], summary: "The buyer's orders, newest first", querystring: pageQuery },
+    },
     async (req) => orders.listBuyerOrders(requirePrincipal(req).accountId, req.query),
   );
 
   app.get(
     '/api/orders/:orderId',
-    { config: buyerOnly, schema: { tags: ['orders'], summary: 'One of the buyer’s orders', params: orderParams } },
+    {
+      config: buyerOnly,
+      schema: { tags: ['orders'], summary: 'One of the buyer’s orders', params: orderParams },
+    },
     async (req) => orders.getBuyerOrder(requirePrincipal(req).accountId, req.params.orderId),
   );
 
@@ -66,7 +72,11 @@ export function orderRoutes(app: HttpServer, orders: OrderService, logisticsSecr
     '/api/orders/:orderId/cancel',
     {
       config: buyerOnly,
-      schema: { tags: ['orders'], summary: 'Cancel an unpaid order; its stock is released', params: orderParams },
+      schema: {
+        tags: ['orders'],
+        summary: 'Cancel an unpaid order; its stock is released',
+        params: orderParams,
+      },
     },
     async (req) => orders.cancelByBuyer(requirePrincipal(req).accountId, req.params.orderId),
   );
@@ -75,7 +85,11 @@ export function orderRoutes(app: HttpServer, orders: OrderService, logisticsSecr
     '/api/orders/:orderId/confirm-receipt',
     {
       config: buyerOnly,
-      schema: { tags: ['orders'], summary: 'Confirm receipt (确认收货); completes the order', params: orderParams },
+      schema: {
+        tags: ['orders'],
+        summary: 'Confirm receipt (确认收货); completes the order',
+        params: orderParams,
+      },
     },
     async (req) => orders.confirmReceipt(requirePrincipal(req).accountId, req.params.orderId),
   );
@@ -98,7 +112,11 @@ export function orderRoutes(app: HttpServer, orders: OrderService, logisticsSecr
     '/api/shops/:shopId/orders/:orderId',
     {
       config: { access: { roles: ['merchant'], shopPermission: 'orders.read' } },
-      schema: { tags: ['orders'], summary: 'One order of the shop (masked recipient)', params: shopIdParams.merge(orderParams) },
+      schema: {
+        tags: ['orders'],
+        summary: 'One order of the shop (masked recipient)',
+        params: shopIdParams.merge(orderParams),
+      },
     },
     async (req) => orders.getShopOrder(req.params.shopId, req.params.orderId),
   );
@@ -113,7 +131,10 @@ export function orderRoutes(app: HttpServer, orders: OrderService, logisticsSecr
         params: shopIdParams.merge(orderParams),
         body: z.object({
           carrier: z.enum(CARRIERS),
-          trackingNo: z.string().trim().regex(/^[A-Z0-9]{8,30}$/, 'must be 8–30 capital letters or digits'),
+          trackingNo: z
+            .string()
+            .trim()
+            .regex(/^[A-Z0-9]{8,30}$/, 'must be 8–30 capital letters or digits'),
         }),
       },
     },
@@ -132,7 +153,8 @@ export function orderRoutes(app: HttpServer, orders: OrderService, logisticsSecr
     }),
     handler: async (body) => {
       const result = await orders.markDelivered(body.carrier, body.trackingNo);
-      if (!result) throw new AppError('ORDER_NOT_FOUND', `No order ships with ${body.carrier} ${body.trackingNo}.`);
+      if (!result)
+        throw new AppError('ORDER_NOT_FOUND', `No order ships with ${body.carrier} ${body.trackingNo}.`);
       return result;
     },
   });

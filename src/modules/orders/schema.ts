@@ -48,12 +48,8 @@ export const orders = pgTable(
     index('orders_shop_list_idx').on(t.shopId, t.id.desc()),
     index('orders_shop_status_idx').on(t.shopId, t.status, t.id.desc()),
     index('orders_buyer_idx').on(t.buyerAccountId, t.id.desc()),
-    index('orders_unpaid_deadline_idx')
-      .on(t.payDeadline)
-      .where(sql`${t.status} = 'pending_payment'`),
-    index('orders_delivered_idx')
-      .on(t.deliveredAt)
-      .where(sql`${t.status} = 'delivered'`),
+    index('orders_unpaid_deadline_idx').on(t.payDeadline).where(sql`${t.status} = 'pending_payment'`),
+    index('orders_delivered_idx').on(t.deliveredAt).where(sql`${t.status} = 'delivered'`),
     index('orders_tracking_idx').on(t.trackingNo),
     check('orders_total_positive', sql`${t.totalFen} > 0`),
   ],
@@ -78,5 +74,8 @@ export const orderLines = pgTable(
     commissionPlan: text('commission_plan').notNull(),
     commissionBps: integer('commission_bps').notNull(),
   },
-  (t) => [index('order_lines_order_idx').on(t.orderId), check('order_lines_qty_positive', sql`${t.quantity} > 0`)],
+  (t) => [
+    index('order_lines_order_idx').on(t.orderId),
+    check('order_lines_qty_positive', sql`${t.quantity} > 0`),
+  ],
 );

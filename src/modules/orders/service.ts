@@ -3,12 +3,12 @@ import { DAY, MINUTE } from '../../platform/clock.js';
 import type { Platform } from '../../platform/context.js';
 import { type Executor, rowsOf, type Tx } from '../../platform/db.js';
 import { AppError, invalidState, notFound } from '../../platform/errors.js';
-import { newId } from '../../platform/ids.js';
 import { runIdempotent } from '../../platform/idempotency.js';
+import { newId } from '../../platform/ids.js';
 import { recordEvent } from '../../platform/outbox.js';
 import { inTransaction } from '../../platform/tx.js';
 import { products, shops, skus } from '../catalog/schema.js';
-import type { RecipientInput, PrivacyVault } from '../privacy/service.js';
+import type { PrivacyVault, RecipientInput } from '../privacy/service.js';
 import type { VenueService } from '../venues/service.js';
 import { type OrderStatus, orderLines, orders, type VenueType } from './schema.js';
 
@@ -73,7 +73,10 @@ export class OrderService {
   async createOrder(buyerId: string, input: CheckoutInput, idem: { key: string; hash: string }) {
     const skuIds = input.items.map((i) => i.skuId);
     if (new Set(skuIds).size !== skuIds.length) {
-      throw new AppError('VALIDATION_FAILED', 'body.items: each SKU may appear once; use quantity for more units.');
+      throw new AppError(
+        'VALIDATION_FAILED',
+        'body.items: each SKU may appear once; use quantity for more units.',
+      );
     }
     const offered = await this.p.db
       .select({
@@ -96,17 +99,25 @@ export class OrderService {
     for (const id of skuIds) if (!byId.has(id)) throw notFound('SKU_NOT_FOUND', 'SKU', id);
     for (const o of offered) {
       if (o.reviewStatus !== 'approved' || o.listed !== 'listed' || o.shopStatus !== 'active') {
-        throw new AppError('PRODUCT_NOT_SELLABLE', `Product ${o.productId} is not on sale.`, { productId: o.productId });
+        throw new AppError('PRODUCT_NOT_SELLABLE', `Product ${o.productId} is not on sale.`, {
+          productId: o.productId,
+        });
       }
     }
     const shopIds = new Set(offered.map((o) => o.shopId));
     if (shopIds.size > 1) {
-      throw new AppError('MIXED_SHOP_ORDER', 'An order holds one shop’s products; check out each shop separately.', {
-        shopIds: [...shopIds],
-      });
+      throw new AppError(
+        'MIXED_SHOP_ORDER',
+        'An order holds one shop’s products; check out each shop separately.',
+        {
+          shopIds: [...shopIds],
+        },
+      );
     }
     const shopId = offered[0]!.shopId;
-    const attribution = await this.venues.attributionFor(input.venue, [...new Set(offered.map((o) => o.productId))]);
+    const attribution = await this.venues.attributionFor(input.venue, [
+      ...new Set(offered.map((o) => o.productId)),
+    ]);
     await this.vault.ensureDataKey(shopId);
 
     const scope = `${buyerId}:create-order`;
@@ -151,7 +162,12 @@ export class OrderService {
         })
         .returning();
       await tx.insert(orderLines).values(lines);
-      await recordEvent(tx, this.p.clock, 'order.created', orderId, { orderId, shopId, totalFen, ...attribution });
+      await recordEvent(tx, this.p.clock, 'order.created', orderId, {
+        orderId,
+        shopId,
+        totalFen,
+        ...attribution,
+      });
       for (const line of [...lines].sort((a, b) => (a.skuId < b.skuId ? -1 : 1))) {
         await this.reserveStock(tx, line.skuId, line.quantity, line.unitPriceFen);
       }
@@ -160,31 +176,57 @@ export class OrderService {
   }
 
   /** The price condition makes the snapshot exact: a price change between read and reserve aborts. */
-  private async reserveStock(tx: Tx, skuId: string, quantity: number, expectedPriceFen: number): Promise<void> {
+  private async reserveStock(
+    tx: Tx,
+    skuId: string,
+    quantity: number,
+    expectedPriceFen: number,
+  ): Promise<void> {
     const reserved = await tx
       .update(skus)
       .set({ stock: sql`${skus.stock} - ${quantity}` })
       .where(and(eq(skus.id, skuId), sql`${skus.stock} >= ${quantity}`, eq(skus.priceFen, expectedPriceFen)))
       .returning({ id: skus.id });
     if (reserved.length === 1) return;
-    const [now] = await tx.select({ stock: skus.stock, priceFen: skus.priceFen }).from(skus).where(eq(skus.id, skuId));
+    const [now] = await tx
+      .select({ stock: skus.stock, priceFen: skus.priceFen })
+      .from(skus)
+      .where(eq(skus.id, skuId));
     if (now && now.priceFen !== expectedPriceFen) {
-      throw invalidState(`The price of SKU ${skuId} changed to ${now.priceFen} fen; review the order and try again.`);
+      throw invalidState(
+        `The price of SKU ${skuId} changed to ${now.priceFen} fen; review the order and try again.`,
+      );
     }
-    throw new AppError('INSUFFICIENT_STOCK', `SKU ${skuId} has ${now?.stock ?? 0} left; you asked for ${quantity}.`, {
-      skuId,
-      available: now?.stock ?? 0,
-    });
+    throw new AppError(
+      'INSUFFICIENT_STOCK',
+      `SKU ${skuId} has ${now?.stock ?? 0} left; you asked for ${quantity}.`,
+      {
+        skuId,
+        available: now?.stock ?? 0,
+      },
+    );
   }
 
   private async linesOf(ex: Executor, orderIds: string[]): Promise<OrderLineRow[]> {
     if (orderIds.length === 0) return [];
-    return ex.select().from(orderLines).where(inArray(orderLines.orderId, orderIds)).orderBy(asc(orderLines.id));
+    return ex
+      .select()
+      .from(orderLines)
+      .where(inArray(orderLines.orderId, orderIds))
+      .orderBy(asc(orderLines.id));
   }
 
   private async withLines(ex: Executor, rows: OrderRow[]) {
-    const lines = await this.linesOf(ex, rows.map((r) => r.id));
-    return rows.map((r) => orderView(r, lines.filter((l) => l.orderId === r.id)));
+    const lines = await this.linesOf(
+      ex,
+      rows.map((r) => r.id),
+    );
+    return rows.map((r) =>
+      orderView(
+        r,
+        lines.filter((l) => l.orderId === r.id),
+      ),
+    );
   }
 
   async getBuyerOrder(buyerId: string, orderId: string) {
@@ -199,7 +241,12 @@ export class OrderService {
   async listBuyerOrders(buyerId: string, page: { cursor?: string | undefined; limit: number }) {
     const conds = [eq(orders.buyerAccountId, buyerId)];
     if (page.cursor) conds.push(lt(orders.id, page.cursor));
-    const rows = await this.p.db.select().from(orders).where(and(...conds)).orderBy(desc(orders.id)).limit(page.limit);
+    const rows = await this.p.db
+      .select()
+      .from(orders)
+      .where(and(...conds))
+      .orderBy(desc(orders.id))
+      .limit(page.limit);
     return { items: await this.withLines(this.p.db, rows), nextCursor: nextCursor(rows, page.limit) };
   }
 
@@ -211,7 +258,12 @@ export class OrderService {
     const conds = [eq(orders.shopId, shopId)];
     if (page.status) conds.push(eq(orders.status, page.status));
     if (page.cursor) conds.push(lt(orders.id, page.cursor));
-    const rows = await this.p.db.select().from(orders).where(and(...conds)).orderBy(desc(orders.id)).limit(page.limit);
+    const rows = await this.p.db
+      .select()
+      .from(orders)
+      .where(and(...conds))
+      .orderBy(desc(orders.id))
+      .limit(page.limit);
     return { items: await this.withLines(this.p.db, rows), nextCursor: nextCursor(rows, page.limit) };
   }
 
@@ -233,7 +285,8 @@ export class OrderService {
       .where(and(eq(orders.id, orderId), eq(orders.buyerAccountId, buyerId)))
       .for('update');
     if (!o) throw notFound('ORDER_NOT_FOUND', 'Order', orderId);
-    if (o.status !== 'pending_payment') throw invalidState(`Order ${orderId} is ${o.status}; only an unpaid order can be paid.`);
+    if (o.status !== 'pending_payment')
+      throw invalidState(`Order ${orderId} is ${o.status}; only an unpaid order can be paid.`);
     if (o.payDeadline <= this.p.clock.now()) {
       throw invalidState(`The payment window of order ${orderId} has closed; the order will be cancelled.`);
     }
@@ -257,7 +310,12 @@ export class OrderService {
       venueType: o.venueType,
       venueId: o.venueId,
       creatorAccountId: o.creatorAccountId,
-      lines: lines.map((l) => ({ skuId: l.skuId, quantity: l.quantity, lineTotalFen: l.lineTotalFen, commissionBps: l.commissionBps })),
+      lines: lines.map((l) => ({
+        skuId: l.skuId,
+        quantity: l.quantity,
+        lineTotalFen: l.lineTotalFen,
+        commissionBps: l.commissionBps,
+      })),
     });
     return true;
   }
@@ -315,7 +373,13 @@ export class OrderService {
             for update skip locked`),
         );
         if (due.length === 0) return 0;
-        return (await this.cancelUnpaid(tx, due.map((d) => d.id), 'payment_timeout')).length;
+        return (
+          await this.cancelUnpaid(
+            tx,
+            due.map((d) => d.id),
+            'payment_timeout',
+          )
+        ).length;
       });
       total += n;
       if (n < SWEEP_BATCH) break;
@@ -332,18 +396,28 @@ export class OrderService {
         .where(and(eq(orders.id, orderId), eq(orders.shopId, shopId), eq(orders.status, 'paid')))
         .returning();
       if (!o) {
-        const [cur] = await tx.select().from(orders).where(and(eq(orders.id, orderId), eq(orders.shopId, shopId)));
+        const [cur] = await tx
+          .select()
+          .from(orders)
+          .where(and(eq(orders.id, orderId), eq(orders.shopId, shopId)));
         if (!cur) throw notFound('ORDER_NOT_FOUND', 'Order', orderId);
         throw invalidState(`Order ${orderId} is ${cur.status}; only a paid order can be shipped.`);
       }
-      await recordEvent(tx, this.p.clock, 'order.shipped', orderId, { orderId, shopId, carrier: shipment.carrier });
+      await recordEvent(tx, this.p.clock, 'order.shipped', orderId, {
+        orderId,
+        shopId,
+        carrier: shipment.carrier,
+      });
     });
     this.p.outbox.wake();
     return this.getShopOrder(shopId, orderId);
   }
 
   /** Carrier event: shipped → delivered; a repeated event finds nothing to change. */
-  async markDelivered(carrier: string, trackingNo: string): Promise<{ orderId: string; changed: boolean } | null> {
+  async markDelivered(
+    carrier: string,
+    trackingNo: string,
+  ): Promise<{ orderId: string; changed: boolean } | null> {
     return inTransaction(this.p.db, async (tx) => {
       const [cur] = await tx
         .select()
@@ -355,7 +429,8 @@ export class OrderService {
         .set({ status: 'delivered', deliveredAt: this.p.clock.now() })
         .where(and(eq(orders.id, cur.id), eq(orders.status, 'shipped')))
         .returning();
-      if (o) await recordEvent(tx, this.p.clock, 'order.delivered', o.id, { orderId: o.id, shopId: o.shopId });
+      if (o)
+        await recordEvent(tx, this.p.clock, 'order.delivered', o.id, { orderId: o.id, shopId: o.shopId });
       return { orderId: cur.id, changed: !!o };
     });
   }
@@ -366,14 +441,24 @@ export class OrderService {
         .update(orders)
         .set({ status: 'completed', completedAt: this.p.clock.now() })
         .where(
-          and(eq(orders.id, orderId), eq(orders.buyerAccountId, buyerId), inArray(orders.status, ['shipped', 'delivered'])),
+          and(
+            eq(orders.id, orderId),
+            eq(orders.buyerAccountId, buyerId),
+            inArray(orders.status, ['shipped', 'delivered']),
+          ),
         )
         .returning();
       if (!o) {
         const order = await this.getBuyerOrder(buyerId, orderId);
-        throw invalidState(`Order ${orderId} is ${order.status}; receipt can be confirmed once it has shipped.`);
+        throw invalidState(
+          `Order ${orderId} is ${order.status}; receipt can be confirmed once it has shipped.`,
+        );
       }
-      await recordEvent(tx, this.p.clock, 'order.completed', orderId, { orderId, shopId: o.shopId, by: 'buyer' });
+      await recordEvent(tx, this.p.clock, 'order.completed', orderId, {
+        orderId,
+        shopId: o.shopId,
+        by: 'buyer',
+      });
     });
     this.p.outbox.wake();
     return this.getBuyerOrder(buyerId, orderId);
@@ -392,7 +477,11 @@ export class OrderService {
           returning id, shop_id`),
       );
       for (const d of done) {
-        await recordEvent(tx, this.p.clock, 'order.completed', d.id, { orderId: d.id, shopId: d.shop_id, by: 'auto' });
+        await recordEvent(tx, this.p.clock, 'order.completed', d.id, {
+          orderId: d.id,
+          shopId: d.shop_id,
+          by: 'auto',
+        });
       }
       return done.length;
     });

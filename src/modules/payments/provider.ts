@@ -55,7 +55,11 @@ export class SimulatedPaymentProvider implements PaymentProvider {
     const providerRef = `sim_${req.paymentId}`;
     const result: ChargeResult = { providerRef, status: this.mode === 'sync' ? 'succeeded' : 'pending' };
     this.charges.set(req.idempotencyKey, result);
-    this.sendWebhook({ id: `whk_${randomUUID()}`, type: 'payment.succeeded', data: { providerRef, amountFen: req.amountFen } });
+    this.sendWebhook({
+      id: `whk_${randomUUID()}`,
+      type: 'payment.succeeded',
+      data: { providerRef, amountFen: req.amountFen },
+    });
     return result;
   }
 

@@ -1,12 +1,12 @@
 import { and, eq } from 'drizzle-orm';
 import type { Platform } from '../../platform/context.js';
-import { newId } from '../../platform/ids.js';
 import { runIdempotent } from '../../platform/idempotency.js';
+import { newId } from '../../platform/ids.js';
 import { recordEvent } from '../../platform/outbox.js';
 import { inTransaction } from '../../platform/tx.js';
 import type { OrderService } from '../orders/service.js';
 import type { PaymentProvider, PaymentWebhookEvent } from './provider.js';
-import { paymentWebhookEvents, payments } from './schema.js';
+import { payments, paymentWebhookEvents } from './schema.js';
 
 export type PaymentRow = typeof payments.$inferSelect;
 
@@ -31,37 +31,52 @@ export class PaymentService {
    * earlier attempt is returned instead of charging again, so a buyer is never charged twice.
    */
   async pay(buyerId: string, orderId: string, idem: { key: string; hash: string }) {
-    const result = await runIdempotent(this.p.db, this.p.clock, { scope: `${buyerId}:pay`, ...idem }, async (tx) => {
-      const order = await this.orders.lockForPayment(tx, buyerId, orderId);
-      const [pending] = await tx
-        .select()
-        .from(payments)
-        .where(and(eq(payments.orderId, orderId), eq(payments.status, 'pending')));
-      if (pending) return { status: 200, body: paymentView(pending, order.status) };
-      const paymentId = newId('payment');
-      const charge = await this.provider.charge({ paymentId, orderId, amountFen: order.totalFen, idempotencyKey: paymentId });
-      const now = this.p.clock.now();
-      const [row] = await tx
-        .insert(payments)
-        .values({
-          id: paymentId,
+    const result = await runIdempotent(
+      this.p.db,
+      this.p.clock,
+      { scope: `${buyerId}:pay`, ...idem },
+      async (tx) => {
+        const order = await this.orders.lockForPayment(tx, buyerId, orderId);
+        const [pending] = await tx
+          .select()
+          .from(payments)
+          .where(and(eq(payments.orderId, orderId), eq(payments.status, 'pending')));
+        if (pending) return { status: 200, body: paymentView(pending, order.status) };
+        const paymentId = newId('payment');
+        const charge = await this.provider.charge({
+          paymentId,
           orderId,
-          shopId: order.shopId,
-          buyerAccountId: buyerId,
           amountFen: order.totalFen,
-          provider: this.provider.name,
-          providerRef: charge.providerRef,
-          status: charge.status,
-          failureReason: charge.failureReason ?? null,
-          createdAt: now,
-          succeededAt: charge.status === 'succeeded' ? now : null,
-        })
-        .returning();
-      let orderStatus: string = order.status;
-      if (charge.status === 'succeeded' && (await this.orders.markPaid(tx, orderId, paymentId))) orderStatus = 'paid';
-      await recordEvent(tx, this.p.clock, `payment.${charge.status}`, paymentId, { paymentId, orderId, amountFen: order.totalFen });
-      return { status: 200, body: paymentView(row!, orderStatus) };
-    });
+          idempotencyKey: paymentId,
+        });
+        const now = this.p.clock.now();
+        const [row] = await tx
+          .insert(payments)
+          .values({
+            id: paymentId,
+            orderId,
+            shopId: order.shopId,
+            buyerAccountId: buyerId,
+            amountFen: order.totalFen,
+            provider: this.provider.name,
+            providerRef: charge.providerRef,
+            status: charge.status,
+            failureReason: charge.failureReason ?? null,
+            createdAt: now,
+            succeededAt: charge.status === 'succeeded' ? now : null,
+          })
+          .returning();
+        let orderStatus: string = order.status;
+        if (charge.status === 'succeeded' && (await this.orders.markPaid(tx, orderId, paymentId)))
+          orderStatus = 'paid';
+        await recordEvent(tx, this.p.clock, `payment.${charge.status}`, paymentId, {
+          paymentId,
+          orderId,
+          amountFen: order.totalFen,
+        });
+        return { status: 200, body: paymentView(row!, orderStatus) };
+      },
+    );
     if (!result.replayed) this.p.outbox.wake();
     return result;
   }
@@ -81,7 +96,12 @@ export class PaymentService {
       if (!payment) return { applied: false, reason: 'unknown_payment', retry: true };
       const fresh = await tx
         .insert(paymentWebhookEvents)
-        .values({ eventId: event.id, provider: this.provider.name, providerRef: event.data.providerRef, receivedAt: this.p.clock.now() })
+        .values({
+          eventId: event.id,
+          provider: this.provider.name,
+          providerRef: event.data.providerRef,
+          receivedAt: this.p.clock.now(),
+        })
         .onConflictDoNothing()
         .returning({ eventId: paymentWebhookEvents.eventId });
       if (fresh.length === 0) return { applied: false, reason: 'duplicate_event' };
@@ -92,11 +112,18 @@ export class PaymentService {
       const next = event.type === 'payment.succeeded' ? 'succeeded' : 'failed';
       const [changed] = await tx
         .update(payments)
-        .set({ status: next, succeededAt: next === 'succeeded' ? this.p.clock.now() : null, failureReason: event.data.failureReason ?? null })
+        .set({
+          status: next,
+          succeededAt: next === 'succeeded' ? this.p.clock.now() : null,
+          failureReason: event.data.failureReason ?? null,
+        })
         .where(and(eq(payments.id, payment.id), eq(payments.status, 'pending')))
         .returning();
       if (!changed) return { applied: false, reason: `already_${payment.status}` };
-      await recordEvent(tx, this.p.clock, `payment.${next}`, payment.id, { paymentId: payment.id, orderId: payment.orderId });
+      await recordEvent(tx, this.p.clock, `payment.${next}`, payment.id, {
+        paymentId: payment.id,
+        orderId: payment.orderId,
+      });
       if (next === 'succeeded' && !(await this.orders.markPaid(tx, payment.orderId, payment.id))) {
         await recordEvent(tx, this.p.clock, 'payment.refund_required', payment.id, {
           paymentId: payment.id,

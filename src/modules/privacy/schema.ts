@@ -17,11 +17,7 @@ export const privacyDataKeys = pgTable(
     createdAt: ts('created_at').notNull(),
     shreddedAt: ts('shredded_at'),
   },
-  (t) => [
-    uniqueIndex('privacy_data_keys_active_uq')
-      .on(t.shopId)
-      .where(sql`${t.shreddedAt} is null`),
-  ],
+  (t) => [uniqueIndex('privacy_data_keys_active_uq').on(t.shopId).where(sql`${t.shreddedAt} is null`)],
 );
 
 /**

@@ -15,7 +15,10 @@ export const recipientInputSchema = z.object({
   phone: z
     .string()
     .trim()
-    .regex(/^(\+?86[\s-]?)?1[3-9]\d[\s-]?\d{4}[\s-]?\d{4}$/, 'must be a mainland mobile number (11 digits, 1[3-9]…)'),
+    .regex(
+      /^(\+?86[\s-]?)?1[3-9]\d[\s-]?\d{4}[\s-]?\d{4}$/,
+      'must be a mainland mobile number (11 digits, 1[3-9]…)',
+    ),
   province: z.string().trim().min(2).max(20),
   city: z.string().trim().min(2).max(20),
   district: z.string().trim().min(2).max(20),
@@ -65,7 +68,13 @@ export class PrivacyVault {
       const wrapped = seal(this.master.key(), randomBytes(32).toString('base64'), `dk|${id}|${shopId}`);
       await this.db
         .insert(privacyDataKeys)
-        .values({ id, shopId, wrappedKey: wrapped, masterKeyVersion: this.master.version, createdAt: this.clock.now() })
+        .values({
+          id,
+          shopId,
+          wrappedKey: wrapped,
+          masterKeyVersion: this.master.version,
+          createdAt: this.clock.now(),
+        })
         .onConflictDoNothing();
     }
     const row = await this.activeKeyRow(this.db, shopId);

@@ -301,7 +301,9 @@ export function findExternalLinks(text: string): Finding[] {
       if (rule.kind === 'url' || rule.kind === 'domain') raw = raw.replace(TRAILING_PUNCTUATION, '');
       if (raw.trim().length === 0) continue;
       if (rule.accept && !rule.accept(raw)) continue;
-      const span = rule.span ? rule.span(norm.text, m.index, raw) : [m.index, m.index + raw.length];
+      const span: [number, number] | null = rule.span
+        ? rule.span(norm.text, m.index, raw)
+        : [m.index, m.index + raw.length];
       if (!span) continue;
       candidates.push({ start: span[0], end: span[1], kind: rule.kind });
     }

@@ -24,7 +24,8 @@ export function venueRoutes(app: HttpServer, venues: VenueService): void {
         }),
       },
     },
-    async (req, reply) => reply.code(201).send(await venues.createLiveRoom(requirePrincipal(req).accountId, req.body)),
+    async (req, reply) =>
+      reply.code(201).send(await venues.createLiveRoom(requirePrincipal(req).accountId, req.body)),
   );
 
   app.get(
@@ -42,8 +43,14 @@ export function venueRoutes(app: HttpServer, venues: VenueService): void {
         summary: "Edit a live room's title or description",
         params: roomParams,
         body: z
-          .object({ title: z.string().trim().min(2).max(60).optional(), description: z.string().trim().max(1000).optional() })
-          .refine((b) => b.title !== undefined || b.description !== undefined, 'give a title or a description'),
+          .object({
+            title: z.string().trim().min(2).max(60).optional(),
+            description: z.string().trim().max(1000).optional(),
+          })
+          .refine(
+            (b) => b.title !== undefined || b.description !== undefined,
+            'give a title or a description',
+          ),
       },
     },
     async (req) => venues.updateLiveRoom(requirePrincipal(req).accountId, req.params.roomId, req.body),
@@ -54,7 +61,11 @@ export function venueRoutes(app: HttpServer, venues: VenueService): void {
       `/api/creator/live-rooms/:roomId/${to === 'live' ? 'start' : 'end'}`,
       {
         config: creatorOnly,
-        schema: { tags: ['venues'], summary: to === 'live' ? 'Go live' : 'End the broadcast', params: roomParams },
+        schema: {
+          tags: ['venues'],
+          summary: to === 'live' ? 'Go live' : 'End the broadcast',
+          params: roomParams,
+        },
       },
       async (req) => venues.transitionLiveRoom(requirePrincipal(req).accountId, req.params.roomId, to),
     );
@@ -72,7 +83,11 @@ export function venueRoutes(app: HttpServer, venues: VenueService): void {
       },
     },
     async (req, reply) =>
-      reply.code(201).send(await venues.addCartItem(requirePrincipal(req).accountId, req.params.roomId, req.body.productId)),
+      reply
+        .code(201)
+        .send(
+          await venues.addCartItem(requirePrincipal(req).accountId, req.params.roomId, req.body.productId),
+        ),
   );
 
   app.delete(
@@ -115,7 +130,11 @@ export function venueRoutes(app: HttpServer, venues: VenueService): void {
     '/api/live-rooms/:roomId',
     {
       config: { access: 'public' },
-      schema: { tags: ['venues'], summary: 'A live room with its cart and pinned product', params: roomParams },
+      schema: {
+        tags: ['venues'],
+        summary: 'A live room with its cart and pinned product',
+        params: roomParams,
+      },
     },
     async (req) => venues.getRoomForViewer(req.params.roomId),
   );
@@ -134,14 +153,19 @@ export function venueRoutes(app: HttpServer, venues: VenueService): void {
         }),
       },
     },
-    async (req, reply) => reply.code(201).send(await venues.createVideo(requirePrincipal(req).accountId, req.body)),
+    async (req, reply) =>
+      reply.code(201).send(await venues.createVideo(requirePrincipal(req).accountId, req.body)),
   );
 
   app.get(
     '/api/videos/:videoId',
     {
       config: { access: 'public' },
-      schema: { tags: ['venues'], summary: 'A short video and its anchor', params: z.object({ videoId: idOf('vid') }) },
+      schema: {
+        tags: ['venues'],
+        summary: 'A short video and its anchor',
+        params: z.object({ videoId: idOf('vid') }),
+      },
     },
     async (req) => venues.getVideo(req.params.videoId),
   );

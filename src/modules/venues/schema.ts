@@ -21,7 +21,10 @@ export const liveRooms = pgTable(
     gmvFen: bigint('gmv_fen', { mode: 'number' }).notNull().default(0),
     createdAt: ts('created_at').notNull(),
   },
-  (t) => [index('live_rooms_creator_idx').on(t.creatorAccountId), index('live_rooms_status_idx').on(t.status)],
+  (t) => [
+    index('live_rooms_creator_idx').on(t.creatorAccountId),
+    index('live_rooms_status_idx').on(t.status),
+  ],
 );
 
 /** The live room's cart (小黄车): platform products only. */
@@ -39,9 +42,7 @@ export const liveRoomItems = pgTable(
     removedAt: ts('removed_at'),
   },
   (t) => [
-    uniqueIndex('live_room_items_active_uq')
-      .on(t.roomId, t.productId)
-      .where(sql`${t.removedAt} is null`),
+    uniqueIndex('live_room_items_active_uq').on(t.roomId, t.productId).where(sql`${t.removedAt} is null`),
   ],
 );
 

@@ -36,12 +36,18 @@ export class VenueService {
     }
     const prod = await this.catalog.getProductWithSkus(ref);
     if (!(await this.catalog.isSellable(prod))) {
-      throw new AppError('PRODUCT_NOT_SELLABLE', `Product ${ref} is not approved for sale (or its shop is not active).`);
+      throw new AppError(
+        'PRODUCT_NOT_SELLABLE',
+        `Product ${ref} is not approved for sale (or its shop is not active).`,
+      );
     }
     return prod;
   }
 
-  async createLiveRoom(creatorId: string, input: { title: string; description: string; scheduledAt?: Date | undefined }) {
+  async createLiveRoom(
+    creatorId: string,
+    input: { title: string; description: string; scheduledAt?: Date | undefined },
+  ) {
     assertNoExternalLinks({ 'live-room title': input.title, 'live-room description': input.description });
     await this.creators.getProfile(creatorId);
     const id = newId('liveRoom');
@@ -56,18 +62,28 @@ export class VenueService {
         scheduledAt: input.scheduledAt ?? now,
         createdAt: now,
       });
-      await recordEvent(tx, this.p.clock, 'live_room.scheduled', id, { roomId: id, creatorAccountId: creatorId });
+      await recordEvent(tx, this.p.clock, 'live_room.scheduled', id, {
+        roomId: id,
+        creatorAccountId: creatorId,
+      });
     });
     return this.getOwnRoom(creatorId, id);
   }
 
-  async updateLiveRoom(creatorId: string, roomId: string, input: { title?: string | undefined; description?: string | undefined }) {
+  async updateLiveRoom(
+    creatorId: string,
+    roomId: string,
+    input: { title?: string | undefined; description?: string | undefined },
+  ) {
     assertNoExternalLinks({ 'live-room title': input.title, 'live-room description': input.description });
     const room = await this.getOwnRoom(creatorId, roomId);
     if (room.status === 'ended') throw invalidState('An ended live room cannot be edited.');
     await this.p.db
       .update(liveRooms)
-      .set({ ...(input.title ? { title: input.title } : {}), ...(input.description !== undefined ? { description: input.description } : {}) })
+      .set({
+        ...(input.title ? { title: input.title } : {}),
+        ...(input.description !== undefined ? { description: input.description } : {}),
+      })
       .where(eq(liveRooms.id, roomId));
     return this.getOwnRoom(creatorId, roomId);
   }
@@ -97,8 +113,18 @@ export class VenueService {
     return inTransaction(this.p.db, async (tx) => {
       const [row] = await tx
         .update(liveRooms)
-        .set(to === 'live' ? { status: 'live', startedAt: now } : { status: 'ended', endedAt: now, pinnedItemId: null })
-        .where(and(eq(liveRooms.id, roomId), eq(liveRooms.creatorAccountId, creatorId), eq(liveRooms.status, from)))
+        .set(
+          to === 'live'
+            ? { status: 'live', startedAt: now }
+            : { status: 'ended', endedAt: now, pinnedItemId: null },
+        )
+        .where(
+          and(
+            eq(liveRooms.id, roomId),
+            eq(liveRooms.creatorAccountId, creatorId),
+            eq(liveRooms.status, from),
+          ),
+        )
         .returning();
       if (!row) {
         const room = await this.getOwnRoom(creatorId, roomId, tx);
@@ -121,11 +147,22 @@ export class VenueService {
         .where(eq(liveRoomItems.roomId, roomId));
       const [item] = await tx
         .insert(liveRoomItems)
-        .values({ id: newId('cartItem'), roomId, productId: prod.id, shopId: prod.shopId, position: next, addedAt: this.p.clock.now() })
+        .values({
+          id: newId('cartItem'),
+          roomId,
+          productId: prod.id,
+          shopId: prod.shopId,
+          position: next,
+          addedAt: this.p.clock.now(),
+        })
         .onConflictDoNothing()
         .returning();
       if (!item) throw invalidState(`Product ${prod.id} is already in this live room's cart.`);
-      await recordEvent(tx, this.p.clock, 'live_room.cart_item_added', roomId, { roomId, itemId: item.id, productId: prod.id });
+      await recordEvent(tx, this.p.clock, 'live_room.cart_item_added', roomId, {
+        roomId,
+        itemId: item.id,
+        productId: prod.id,
+      });
       return item;
     });
   }
@@ -136,7 +173,13 @@ export class VenueService {
       const [item] = await tx
         .update(liveRoomItems)
         .set({ removedAt: this.p.clock.now() })
-        .where(and(eq(liveRoomItems.id, itemId), eq(liveRoomItems.roomId, roomId), isNull(liveRoomItems.removedAt)))
+        .where(
+          and(
+            eq(liveRoomItems.id, itemId),
+            eq(liveRoomItems.roomId, roomId),
+            isNull(liveRoomItems.removedAt),
+          ),
+        )
         .returning();
       if (!item) throw notFound('NOT_FOUND', 'Cart item', itemId);
       await tx
@@ -156,7 +199,13 @@ export class VenueService {
         const [item] = await tx
           .select()
           .from(liveRoomItems)
-          .where(and(eq(liveRoomItems.id, itemId), eq(liveRoomItems.roomId, roomId), isNull(liveRoomItems.removedAt)));
+          .where(
+            and(
+              eq(liveRoomItems.id, itemId),
+              eq(liveRoomItems.roomId, roomId),
+              isNull(liveRoomItems.removedAt),
+            ),
+          );
         if (!item) throw notFound('NOT_FOUND', 'Cart item', itemId);
       }
       await tx.update(liveRooms).set({ pinnedItemId: itemId }).where(eq(liveRooms.id, roomId));
@@ -195,13 +244,34 @@ export class VenueService {
       .orderBy(asc(liveRoomItems.position));
     const skuRows = items.length
       ? await this.p.db
-          .select({ id: skus.id, productId: skus.productId, name: skus.name, priceFen: skus.priceFen, stock: skus.stock })
+          .select({
+            id: skus.id,
+            productId: skus.productId,
+            name: skus.name,
+            priceFen: skus.priceFen,
+            stock: skus.stock,
+          })
           .from(skus)
-          .where(inArray(skus.productId, items.map((i) => i.productId)))
+          .where(
+            inArray(
+              skus.productId,
+              items.map((i) => i.productId),
+            ),
+          )
           .orderBy(asc(skus.id))
       : [];
     const cart = items.map((i) => ({ ...i, skus: skuRows.filter((s) => s.productId === i.productId) }));
-    const { creatorAccountId, title, description, status, scheduledAt, startedAt, endedAt, pinnedItemId, paidOrders } = room;
+    const {
+      creatorAccountId,
+      title,
+      description,
+      status,
+      scheduledAt,
+      startedAt,
+      endedAt,
+      pinnedItemId,
+      paidOrders,
+    } = room;
     const creator = await this.creators.getProfile(creatorAccountId);
     return {
       id: room.id,
@@ -220,7 +290,12 @@ export class VenueService {
 
   listLiveNow() {
     return this.p.db
-      .select({ id: liveRooms.id, title: liveRooms.title, creatorAccountId: liveRooms.creatorAccountId, startedAt: liveRooms.startedAt })
+      .select({
+        id: liveRooms.id,
+        title: liveRooms.title,
+        creatorAccountId: liveRooms.creatorAccountId,
+        startedAt: liveRooms.startedAt,
+      })
       .from(liveRooms)
       .where(eq(liveRooms.status, 'live'))
       .orderBy(desc(liveRooms.startedAt))
@@ -255,7 +330,10 @@ export class VenueService {
         anchorTitle: anchor?.title ?? null,
         createdAt: this.p.clock.now(),
       });
-      await recordEvent(tx, this.p.clock, 'video.published', id, { videoId: id, creatorAccountId: creatorId });
+      await recordEvent(tx, this.p.clock, 'video.published', id, {
+        videoId: id,
+        creatorAccountId: creatorId,
+      });
     });
     return this.getVideo(id);
   }
@@ -270,20 +348,35 @@ export class VenueService {
    * Checks that every product is offered by the venue and returns the attribution the order
    * snapshots. A live room sells only while live and only what is in its cart.
    */
-  async attributionFor(venue: { type: VenueType; id?: string | undefined }, productIds: string[]): Promise<Attribution> {
+  async attributionFor(
+    venue: { type: VenueType; id?: string | undefined },
+    productIds: string[],
+  ): Promise<Attribution> {
     if (venue.type === 'search') return { venueType: 'search', venueId: null, creatorAccountId: null };
-    if (!venue.id) throw new AppError('VALIDATION_FAILED', `body.venue.id: required for venue type ${venue.type}`);
+    if (!venue.id)
+      throw new AppError('VALIDATION_FAILED', `body.venue.id: required for venue type ${venue.type}`);
     if (venue.type === 'live_room') {
       const [room] = await this.p.db.select().from(liveRooms).where(eq(liveRooms.id, venue.id));
       if (!room) throw notFound('LIVE_ROOM_NOT_FOUND', 'Live room', venue.id);
-      if (room.status !== 'live') throw new AppError('VENUE_NOT_SELLING', `Live room ${venue.id} is ${room.status}, not live.`);
+      if (room.status !== 'live')
+        throw new AppError('VENUE_NOT_SELLING', `Live room ${venue.id} is ${room.status}, not live.`);
       const inCart = await this.p.db
         .select({ productId: liveRoomItems.productId })
         .from(liveRoomItems)
-        .where(and(eq(liveRoomItems.roomId, venue.id), isNull(liveRoomItems.removedAt), inArray(liveRoomItems.productId, productIds)));
+        .where(
+          and(
+            eq(liveRoomItems.roomId, venue.id),
+            isNull(liveRoomItems.removedAt),
+            inArray(liveRoomItems.productId, productIds),
+          ),
+        );
       const missing = productIds.filter((p) => !inCart.some((c) => c.productId === p));
       if (missing.length) {
-        throw new AppError('VENUE_NOT_SELLING', `Live room ${venue.id} does not sell ${missing.join(', ')}.`, { missing });
+        throw new AppError(
+          'VENUE_NOT_SELLING',
+          `Live room ${venue.id} does not sell ${missing.join(', ')}.`,
+          { missing },
+        );
       }
       return { venueType: 'live_room', venueId: room.id, creatorAccountId: room.creatorAccountId };
     }
@@ -291,7 +384,9 @@ export class VenueService {
       const v = await this.getVideo(venue.id);
       const missing = productIds.filter((p) => p !== v.anchorProductId);
       if (missing.length) {
-        throw new AppError('VENUE_NOT_SELLING', `Video ${venue.id} does not sell ${missing.join(', ')}.`, { missing });
+        throw new AppError('VENUE_NOT_SELLING', `Video ${venue.id} does not sell ${missing.join(', ')}.`, {
+          missing,
+        });
       }
       return { venueType: 'video', venueId: v.id, creatorAccountId: v.creatorAccountId };
     }
@@ -299,7 +394,10 @@ export class VenueService {
   }
 
   /** Outbox handler: keeps the room's paid-order count and GMV (idempotent per event by the dispatcher). */
-  async onOrderPaid(event: DomainEvent<{ venueType: string; venueId: string | null; totalFen: number }>, tx: Tx) {
+  async onOrderPaid(
+    event: DomainEvent<{ venueType: string; venueId: string | null; totalFen: number }>,
+    tx: Tx,
+  ) {
     const { venueType, venueId, totalFen } = event.payload;
     if (venueType !== 'live_room' || !venueId) return;
     await tx

@@ -1,0 +1,59 @@
+import { and, eq, sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { skus } from '../src/modules/catalog/schema.js';
+import { orders } from '../src/modules/orders/schema.js';
+import { checkout, pay, recipient, sellingWorld, startTestApp, type TestContext } from './harness.js';
+
+let t: TestContext;
+beforeAll(async () => {
+  t = await startTestApp();
+});
+afterAll(() => t.close());
+
+describe('checkout under concurrency', () => {
+  it('200 concurrent buyers for 20 units yield exactly 20 paid orders and stock 0', async () => {
+    const w = await sellingWorld(t, { stock: 20 });
+    const buyers = await Promise.all(Array.from({ length: 200 }, () => t.account(['buyer'])));
+    const results = await Promise.all(
+      buyers.map(async (b) => {
+        const res = await checkout(t, b.token, {
+          venue: { type: 'live_room', id: w.room.id },
+          items: [{ skuId: w.sku.id, quantity: 1 }],
+          recipient: recipient(),
+        });
+        if (res.statusCode !== 201) return res.json().code as string;
+        const paid = await pay(t, b.token, res.json().id);
+        return paid.json().orderStatus as string;
+      }),
+    );
+    const tally = results.reduce<Record<string, number>>(
+      (acc, r) => ({ ...acc, [r]: (acc[r] ?? 0) + 1 }),
+      {},
+    );
+    expect(tally).toEqual({ paid: 20, INSUFFICIENT_STOCK: 180 });
+    const [sku] = await t.app.platform.db.select().from(skus).where(eq(skus.id, w.sku.id));
+    expect(sku!.stock).toBe(0);
+    const [count] = await t.app.platform.db
+      .select({ n: sql<number>`count(*)::int` })
+      .from(orders)
+      .where(and(eq(orders.shopId, w.shop.id), eq(orders.status, 'paid')));
+    expect(count!.n).toBe(20);
+  });
+
+  it('one buyer racing the same idempotency key gets one order', async () => {
+    const w = await sellingWorld(t, { stock: 10 });
+    const buyer = await t.account(['buyer']);
+    const body = {
+      venue: { type: 'live_room', id: w.room.id },
+      items: [{ skuId: w.sku.id, quantity: 2 }],
+      recipient: recipient(),
+    };
+    const res = await Promise.all(
+      Array.from({ length: 10 }, () => checkout(t, buyer.token, body, 'same-key-racing-0001')),
+    );
+    const ids = new Set(res.filter((r) => r.statusCode === 201).map((r) => r.json().id));
+    expect(ids.size).toBe(1);
+    const [sku] = await t.app.platform.db.select().from(skus).where(eq(skus.id, w.sku.id));
+    expect(sku!.stock).toBe(8);
+  });
+});

@@ -1,0 +1,209 @@
+/**
+ * A small client for the Livecart HTTP API (same origin). Only the session token and the
+ * account's public fields are kept in localStorage — never buyer recipient data.
+ */
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details: unknown = {},
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export interface Session {
+  token: string;
+  login: string;
+  displayName: string;
+  roles: string[];
+}
+
+const SESSION_KEY = 'livecart.session';
+const listeners = new Set<() => void>();
+
+export function getSession(): Session | null {
+  try {
+    const raw = localStorage.getItem(SESSION_KEY);
+    if (!raw) return null;
+    const s = JSON.parse(raw) as Partial<Session>;
+    if (typeof s.token !== 'string') return null;
+    return { token: s.token, login: s.login ?? '', displayName: s.displayName ?? '', roles: s.roles ?? [] };
+  } catch {
+    return null;
+  }
+}
+
+export function setSession(session: Session | null): void {
+  try {
+    if (session) localStorage.setItem(SESSION_KEY, JSON.stringify(session));
+    else localStorage.removeItem(SESSION_KEY);
+  } catch {
+    // Storage disabled: the session lives until the page reloads.
+  }
+  for (const l of listeners) l();
+}
+
+export function onSessionChange(listener: () => void): () => void {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
+
+/** A fresh idempotency key; falls back to getRandomValues where randomUUID needs a secure context. */
+export function newIdempotencyKey(): string {
+  if (typeof crypto.randomUUID === 'function') return crypto.randomUUID();
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+export async function api<T>(
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+  url: string,
+  opts: { body?: unknown; idempotencyKey?: string; auth?: boolean; signal?: AbortSignal } = {},
+): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (opts.body !== undefined) headers['content-type'] = 'application/json';
+  if (opts.idempotencyKey) headers['idempotency-key'] = opts.idempotencyKey;
+  const session = opts.auth === false ? null : getSession();
+  if (session) headers.authorization = `Bearer ${session.token}`;
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      method,
+      headers,
+      body: opts.body === undefined ? null : JSON.stringify(opts.body),
+      signal: opts.signal ?? null,
+    });
+  } catch (err) {
+    if ((err as Error).name === 'AbortError') throw err;
+    throw new ApiError(0, 'NETWORK', '');
+  }
+  if (res.status === 204) return undefined as T;
+  const text = await res.text();
+  let data: unknown = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = null;
+  }
+  if (!res.ok) {
+    const e = (data ?? {}) as { code?: string; message?: string; details?: unknown };
+    // A dead token: forget it so the page offers the login form again.
+    if (res.status === 401 && session) setSession(null);
+    throw new ApiError(res.status, e.code ?? `HTTP_${res.status}`, e.message ?? `HTTP ${res.status}`, e.details);
+  }
+  return data as T;
+}
+
+export async function login(loginName: string, password: string): Promise<Session> {
+  const r = await api<{ token: string; account: { login: string; displayName: string; roles: string[] } }>(
+    'POST',
+    '/api/auth/login',
+    { body: { login: loginName, password }, auth: false },
+  );
+  const session = { token: r.token, login: r.account.login, displayName: r.account.displayName, roles: r.account.roles };
+  setSession(session);
+  return session;
+}
+
+export async function logout(): Promise<void> {
+  try {
+    if (getSession()) await api('POST', '/api/auth/logout');
+  } catch {
+    // The session is forgotten locally either way.
+  }
+  setSession(null);
+}
+
+/** Integer fen → "¥99.00". */
+export function formatFen(fen: number): string {
+  const sign = fen < 0 ? '-' : '';
+  const abs = Math.abs(Math.trunc(fen));
+  const yuan = Math.floor(abs / 100).toLocaleString('en-US');
+  return `${sign}¥${yuan}.${String(abs % 100).padStart(2, '0')}`;
+}
+
+export function formatTime(iso: string | null | undefined, lang: 'zh' | 'en'): string {
+  if (!iso) return '';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return d.toLocaleString(lang === 'zh' ? 'zh-CN' : 'en-GB', { hour12: false });
+}
+
+// Response shapes the pages use (a subset of the OpenAPI document at /openapi.json).
+
+export interface Sku {
+  id: string;
+  productId: string;
+  name: string;
+  priceFen: number;
+  stock: number;
+}
+
+export interface CartItem {
+  itemId: string;
+  position: number;
+  productId: string;
+  shopId: string;
+  shopName: string;
+  title: string;
+  description: string;
+  imageUrl: string | null;
+  skus: Sku[];
+}
+
+export interface LiveRoom {
+  id: string;
+  title: string;
+  description: string;
+  status: 'scheduled' | 'live' | 'ended';
+  startedAt: string | null;
+  paidOrders: number;
+  creator: { accountId: string; nickname: string };
+  pinned: CartItem | null;
+  cart: CartItem[];
+}
+
+export interface LiveRoomSummary {
+  id: string;
+  title: string;
+  creatorAccountId: string;
+  startedAt: string | null;
+}
+
+export interface Order {
+  id: string;
+  shopId: string;
+  status: string;
+  totalFen: number;
+  attribution: { venueType: string; venueId: string | null; creatorAccountId: string | null };
+  recipient: { name: string; phone: string; address: string };
+  lines: Array<{ id: string; title: string; skuName: string; unitPriceFen: number; quantity: number; lineTotalFen: number }>;
+  createdAt: string;
+  paidAt: string | null;
+  shipment: { carrier: string; trackingNo: string } | null;
+}
+
+export interface PaymentResult {
+  paymentId: string;
+  orderId: string;
+  amountFen: number;
+  status: string;
+  orderStatus: string;
+}
+
+export interface Me {
+  id: string;
+  login: string;
+  displayName: string;
+  roles: string[];
+  shops: Array<{ shopId: string; role: string }>;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
