@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import fastifyStatic from '@fastify/static';
 import type { Logger } from 'pino';
 import { catalogRoutes } from './modules/catalog/routes.js';
 import { CatalogService, countSoldUnits } from './modules/catalog/service.js';
@@ -96,7 +95,11 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   jobs.register({ name: 'orders.cancel-unpaid', run: () => orders.sweepUnpaid() });
   jobs.register({ name: 'orders.auto-confirm', run: () => orders.sweepAutoConfirm() });
 
-  const http = await createHttpServer({ logger: log, auth: identity });
+  const http = await createHttpServer({
+    logger: log,
+    auth: identity,
+    webRoot: existsSync(WEB_DIST) ? WEB_DIST : undefined,
+  });
   identityRoutes(http, identity);
   catalogRoutes(http, catalog);
   creatorRoutes(http, creators);
@@ -104,19 +107,6 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   orderRoutes(http, orders, config.LOGISTICS_WEBHOOK_SECRET);
   paymentRoutes(http, payments, config.PAYMENT_WEBHOOK_SECRET);
   http.get('/health', { schema: { hide: true } }, async () => ({ ok: true, db: database.kind }));
-
-  if (existsSync(WEB_DIST)) {
-    await http.register(fastifyStatic, { root: WEB_DIST, prefix: '/', wildcard: false });
-    // Client-side routes (/live/…, /merchant/…) get the single-page app.
-    http.setNotFoundHandler((req, reply) => {
-      if (req.method === 'GET' && !req.url.startsWith('/api/') && !req.url.includes('.')) {
-        return reply.sendFile('index.html');
-      }
-      return reply
-        .code(404)
-        .send({ code: 'NOT_FOUND', message: `No route ${req.method} ${req.url.split('?')[0]}`, details: {} });
-    });
-  }
 
   // The simulated provider calls our webhook through the HTTP stack, as a real provider would.
   paymentProvider.sender = async (body, signature) => {

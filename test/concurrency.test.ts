@@ -26,10 +26,8 @@ describe('checkout under concurrency', () => {
         return paid.json().orderStatus as string;
       }),
     );
-    const tally = results.reduce<Record<string, number>>(
-      (acc, r) => ({ ...acc, [r]: (acc[r] ?? 0) + 1 }),
-      {},
-    );
+    const tally: Record<string, number> = {};
+    for (const r of results) tally[r] = (tally[r] ?? 0) + 1;
     expect(tally).toEqual({ paid: 20, INSUFFICIENT_STOCK: 180 });
     const [sku] = await t.app.platform.db.select().from(skus).where(eq(skus.id, w.sku.id));
     expect(sku!.stock).toBe(0);

@@ -1,3 +1,4 @@
+import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import scalar from '@scalar/fastify-api-reference';
 import Fastify, { type FastifyError, type FastifyInstance, LogController } from 'fastify';
@@ -39,7 +40,12 @@ function validationMessage(err: FastifyError & { validation: any[]; validationCo
 }
 
 /** Fastify with zod validation, OpenAPI 3.1 at /openapi.json, the API reference at /docs, and one error format. */
-export async function createHttpServer(opts: { logger: Logger; auth: AuthResolver }): Promise<HttpServer> {
+export async function createHttpServer(opts: {
+  logger: Logger;
+  auth: AuthResolver;
+  /** Folder of the built web app to serve at `/`, when it exists. */
+  webRoot?: string | undefined;
+}): Promise<HttpServer> {
   const app = Fastify({
     loggerInstance: opts.logger,
     bodyLimit: 256 * 1024,
@@ -121,8 +127,13 @@ export async function createHttpServer(opts: { logger: Logger; auth: AuthResolve
       .send({ code: 'INTERNAL', message: 'Internal error; it has been logged.', details: {} });
   });
 
+  if (opts.webRoot) await app.register(fastifyStatic, { root: opts.webRoot, prefix: '/', wildcard: false });
   app.setNotFoundHandler((req, reply) => {
-    reply
+    // Client-side routes of the web app (/live/…, /merchant/…) get its index page.
+    if (opts.webRoot && req.method === 'GET' && !req.url.startsWith('/api/') && !req.url.includes('.')) {
+      return reply.sendFile('index.html');
+    }
+    return reply
       .code(404)
       .send({ code: 'NOT_FOUND', message: `No route ${req.method} ${req.url.split('?')[0]}`, details: {} });
   });

@@ -1,0 +1,237 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { eq } from 'drizzle-orm';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type App, buildApp, WEB_DIST } from '../src/app.js';
+import { skus } from '../src/modules/catalog/schema.js';
+import { orders } from '../src/modules/orders/schema.js';
+import { TestClock } from '../src/platform/clock.js';
+import { loadConfig } from '../src/platform/config.js';
+import { ephemeralMasterKey } from '../src/platform/keys.js';
+import { PASSWORD, sellingWorld, type TestContext, unique } from '../test/harness.js';
+
+/**
+ * The buyer's live-room page and the merchant's order list in a real browser (Debian's
+ * chromium through playwright-core), against the real server listening on a random port.
+ */
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const SHOTS = process.env.E2E_SCREENSHOT_DIR ?? '/tmp';
+const BUYER_PASSWORD = 'buyer-password-2020';
+const PLAIN = { name: '王小明', phone: '13912345678', detail: '中关村大街 27 号 1101 室' };
+
+/** The harness's TestContext over an app we built ourselves; accounts get a real password. */
+function contextFor(app: App): TestContext {
+  const names: Record<string, string> = { operator: '平台运营', merchant: '好物小店店主', creator: '美妆达人小美' };
+  return {
+    app,
+    clock: new TestClock(new Date()),
+    logLines: [],
+    request: ({ token, headers, ...opts }) =>
+      app.http.inject({ ...opts, headers: { ...(headers ?? {}), ...(token ? { authorization: `Bearer ${token}` } : {}) } }),
+    async account(roles, name) {
+      const login = unique(name ?? roles[0]!);
+      const role = roles.find((r) => r !== 'buyer') ?? 'buyer';
+      const acc = await app.services.identity.registerAccount({
+        login,
+        password: PASSWORD,
+        displayName: names[role] ?? login,
+        roles,
+      });
+      const { token } = await app.services.identity.issueSession(acc.id);
+      return { id: acc.id, login, token };
+    },
+    close: () => app.close(),
+  };
+}
+
+let app: App;
+let baseUrl: string;
+let browser: Browser;
+const contexts: BrowserContext[] = [];
+const pageErrors: string[] = [];
+
+beforeAll(async () => {
+  if (!existsSync(path.join(WEB_DIST, 'index.html'))) {
+    throw new Error(`${WEB_DIST} is missing: run \`npm run build:web\` (npm run test:e2e does it for you).`);
+  }
+  const config = loadConfig(
+    {},
+    { PGLITE_DIR: 'memory://', JOB_INTERVAL_MS: 0, SEED_DEMO: false, LOG_LEVEL: 'silent', DATABASE_URL: process.env.DATABASE_URL },
+  );
+  app = await buildApp({ config, masterKey: ephemeralMasterKey() });
+  const address = await app.http.listen({ port: 0, host: '127.0.0.1' });
+  baseUrl = address.replace('localhost', '127.0.0.1');
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+});
+
+afterAll(async () => {
+  for (const c of contexts) await c.close().catch(() => {});
+  await browser?.close();
+  await app?.close();
+});
+
+async function newPage(opts: { mobile: boolean }): Promise<Page> {
+  const context = await browser.newContext({
+    viewport: opts.mobile ? { width: 390, height: 844 } : { width: 1280, height: 900 },
+    locale: 'zh-CN',
+    ...(opts.mobile ? { isMobile: true, hasTouch: true, deviceScaleFactor: 2 } : {}),
+  });
+  contexts.push(context);
+  const page = await context.newPage();
+  page.setDefaultTimeout(20_000);
+  page.on('pageerror', (err) => pageErrors.push(err.message));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') pageErrors.push(msg.text());
+  });
+  return page;
+}
+
+const text = (page: Page, testId: string) => page.getByTestId(testId).first().innerText();
+
+describe('live room → merchant order list, in a browser', () => {
+  it('sells the pinned product to a logged-in buyer and shows the merchant only masked data', async () => {
+    const t = contextFor(app);
+    const w = await sellingWorld(t, { stock: 5, priceFen: 9900, commissionBps: 2000 });
+    const buyerLogin = unique('buyer');
+    await app.services.identity.registerAccount({
+      login: buyerLogin,
+      password: BUYER_PASSWORD,
+      displayName: '买家',
+      roles: ['buyer'],
+    });
+
+    // Home: the live room is listed and links to its page.
+    const buyer = await newPage({ mobile: true });
+    await buyer.goto(`${baseUrl}/`);
+    await buyer.getByTestId(`room-link-${w.room.id}`).waitFor();
+    await buyer.screenshot({ path: `${SHOTS}/livecart-home.png`, fullPage: true });
+    await buyer.getByTestId(`room-link-${w.room.id}`).click();
+    await buyer.waitForURL(`**/live/${w.room.id}`);
+
+    // The room: live badge, the pinned product (讲解中), the cart with price and stock.
+    expect(await text(buyer, 'room-title')).toBe('双十一宠粉专场');
+    expect(await text(buyer, 'room-status')).toBe('直播中');
+    expect(await text(buyer, 'room-creator')).toBe('美妆达人小美');
+    expect(await text(buyer, 'pinned-title')).toBe('玻尿酸补水面膜 10片装');
+    const pinnedCard = await buyer.getByTestId('pinned-product').innerText();
+    expect(pinnedCard).toContain('讲解中');
+    expect(pinnedCard).toContain('¥99.00');
+    expect(await text(buyer, `cart-stock-${w.product.id}`)).toBe('库存 5');
+    // Not logged in: the login form stands where the buy button would be.
+    expect(await buyer.getByTestId('buy-button').count()).toBe(0);
+
+    await buyer.getByTestId('login-name').fill(buyerLogin);
+    await buyer.getByTestId('login-password').fill(BUYER_PASSWORD);
+    await buyer.getByTestId('login-submit').click();
+    await buyer.getByTestId('buy-button').waitFor();
+
+    await buyer.getByTestId(`sku-option-${w.sku.id}`).click();
+    await buyer.getByTestId('qty-increase').click();
+    expect(await buyer.getByTestId('quantity').inputValue()).toBe('2');
+    expect(await text(buyer, 'line-total')).toBe('¥198.00');
+    await buyer.getByTestId('recipient-name').fill(PLAIN.name);
+    await buyer.getByTestId('recipient-phone').fill(PLAIN.phone);
+    await buyer.getByTestId('recipient-province').fill('北京市');
+    await buyer.getByTestId('recipient-city').fill('北京市');
+    await buyer.getByTestId('recipient-district').fill('海淀区');
+    await buyer.getByTestId('recipient-detail').fill(PLAIN.detail);
+    await buyer.getByTestId('buy-button').click();
+
+    await buyer.getByTestId('order-result').waitFor();
+    await expect.poll(() => text(buyer, 'order-status'), { timeout: 20_000 }).toBe('已支付');
+    const orderId = await text(buyer, 'order-id');
+    expect(orderId).toMatch(/^ord_[0-9a-z]{26}$/);
+    expect(await text(buyer, 'order-recipient-name')).toBe('王**');
+    expect(await text(buyer, 'order-recipient-phone')).toBe('139****5678');
+    expect(await text(buyer, 'order-total')).toBe('¥198.00');
+    // The page refreshes the room: two of five are sold.
+    await expect.poll(() => text(buyer, `cart-stock-${w.product.id}`), { timeout: 15_000 }).toBe('库存 3');
+    // The address left the form, and nothing of it was stored in the browser.
+    expect(await buyer.getByTestId('recipient-phone').inputValue()).toBe('');
+    const stored = await buyer.evaluate(() => JSON.stringify({ ...localStorage, ...sessionStorage }));
+    for (const v of Object.values(PLAIN)) expect(stored).not.toContain(v);
+    await buyer.screenshot({ path: `${SHOTS}/livecart-live.png`, fullPage: true });
+
+    // The backend agrees: exactly one paid order of 2 × ¥99, and stock went from 5 to 3.
+    const shopOrders = await app.platform.db.select().from(orders).where(eq(orders.shopId, w.shop.id));
+    expect(shopOrders).toHaveLength(1);
+    expect(shopOrders[0]).toMatchObject({ id: orderId, status: 'paid', totalFen: 19800, venueType: 'live_room' });
+    const [sku] = await app.platform.db.select().from(skus).where(eq(skus.id, w.sku.id));
+    expect(sku!.stock).toBe(3);
+
+    // The merchant's order list: masked recipient, attribution, status; never the plain values.
+    const merchant = await newPage({ mobile: false });
+    await merchant.goto(`${baseUrl}/merchant/orders`);
+    await merchant.getByTestId('login-name').fill(w.merchant.login);
+    await merchant.getByTestId('login-password').fill(PASSWORD);
+    await merchant.getByTestId('login-submit').click();
+    const card = merchant.getByTestId(`order-${orderId}`);
+    await card.waitFor();
+    expect(await card.getByTestId('order-status').innerText()).toBe('已支付');
+    expect(await card.getByTestId('order-recipient-name').innerText()).toBe('王**');
+    expect(await card.getByTestId('order-recipient-phone').innerText()).toBe('139****5678');
+    expect(await card.getByTestId('order-recipient-address').innerText()).toMatch(/^北京市北京市海淀区\*+$/);
+    expect(await card.getByTestId('order-attribution').innerText()).toContain('直播间');
+    expect(await card.getByTestId('order-attribution').innerText()).toContain(w.creator.id);
+    expect(await card.innerText()).toContain('玻尿酸补水面膜 10片装');
+    expect(await card.innerText()).toContain('× 2');
+    expect(await card.getByTestId('order-total').innerText()).toBe('¥198.00');
+    const html = await merchant.content();
+    for (const v of Object.values(PLAIN)) expect(html).not.toContain(v);
+    await merchant.screenshot({ path: `${SHOTS}/livecart-merchant.png`, fullPage: true });
+
+    // Status filter tabs.
+    await merchant.getByTestId('status-tab-shipped').click();
+    await merchant.getByTestId('orders-empty').waitFor();
+    await merchant.getByTestId('status-tab-paid').click();
+    await card.waitFor();
+
+    // Ship it: the order leaves the 已支付 tab and shows as 已发货 under 全部.
+    await card.getByTestId('ship-open').click();
+    await card.getByTestId('ship-carrier').selectOption('SF');
+    await card.getByTestId('ship-tracking').fill('sf1234567890');
+    await card.getByTestId('ship-submit').click();
+    await merchant.getByTestId('orders-empty').waitFor();
+    await merchant.getByTestId('status-tab-all').click();
+    await expect.poll(() => card.getByTestId('order-status').innerText()).toBe('已发货');
+    expect(await card.getByTestId('order-shipment').innerText()).toContain('SF1234567890');
+
+    // English, remembered across a reload.
+    await merchant.getByTestId('lang-toggle').click();
+    expect(await text(merchant, 'status-tab-all')).toBe('All');
+    await merchant.reload();
+    await card.waitFor();
+    expect(await text(merchant, 'status-tab-all')).toBe('All');
+    expect(await card.getByTestId('order-status').innerText()).toBe('Shipped');
+    expect(await card.getByTestId('order-attribution').innerText()).toContain('Live room');
+    await merchant.screenshot({ path: `${SHOTS}/livecart-merchant-en.png`, fullPage: true });
+    const htmlEn = await merchant.content();
+    for (const v of Object.values(PLAIN)) expect(htmlEn).not.toContain(v);
+
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('answers client routes with the app and API misses with JSON', async () => {
+    const page = await newPage({ mobile: false });
+    await page.goto(`${baseUrl}/live/lr_00000000000000000000000000`);
+    await page.getByTestId('error').waitFor();
+    expect(await text(page, 'error')).toBe('直播间不存在。');
+    const res = await fetch(`${baseUrl}/api/nope`);
+    expect(res.status).toBe(404);
+    expect(await res.json()).toMatchObject({ code: 'NOT_FOUND' });
+  });
+});

@@ -1,0 +1,136 @@
+import { and, eq } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { skus } from '../src/modules/catalog/schema.js';
+import { PAYMENT_WEBHOOK_URL } from '../src/modules/payments/routes.js';
+import { payments } from '../src/modules/payments/schema.js';
+import { outboxEvents } from '../src/platform/schema.js';
+import { tableCounts } from './db-snapshot.js';
+import { checkout, pay, recipient, sellingWorld, startTestApp, type TestContext } from './harness.js';
+
+let t: TestContext;
+let w: Awaited<ReturnType<typeof sellingWorld>>;
+
+beforeAll(async () => {
+  // async: the provider confirms only through its webhook, as a bank-redirect payment would.
+  t = await startTestApp({ PAYMENT_SIM_MODE: 'async' });
+  w = await sellingWorld(t, { stock: 50 });
+});
+afterAll(() => t.close());
+
+const body = () => ({
+  venue: { type: 'live_room', id: w.room.id },
+  items: [{ skuId: w.sku.id, quantity: 1 }],
+  recipient: recipient(),
+});
+const postWebhook = (payload: string, signature: string) =>
+  t.request({
+    method: 'POST',
+    url: PAYMENT_WEBHOOK_URL,
+    payload,
+    headers: { 'content-type': 'application/json', 'x-livecart-signature': signature },
+  });
+
+async function paidThroughWebhook() {
+  const buyer = await t.account(['buyer']);
+  const order = (await checkout(t, buyer.token, body())).json();
+  const res = await pay(t, buyer.token, order.id);
+  expect(res.json()).toMatchObject({ status: 'pending', orderStatus: 'pending_payment' });
+  await t.app.paymentProvider.settle();
+  const after = await t.request({ method: 'GET', url: `/api/orders/${order.id}`, token: buyer.token });
+  expect(after.json().status).toBe('paid');
+  return { buyer, order, webhook: t.app.paymentProvider.sent.at(-1)! };
+}
+
+describe('payments', () => {
+  it('pays an order when the signed webhook arrives, and a replayed webhook changes nothing', async () => {
+    const { order, webhook } = await paidThroughWebhook();
+    const before = await tableCounts(t.app.platform.db);
+    for (let i = 0; i < 3; i++) {
+      const replay = await postWebhook(webhook.body, webhook.signature);
+      expect(replay.statusCode).toBe(200);
+      expect(replay.json()).toMatchObject({ applied: false, reason: 'duplicate_event' });
+    }
+    expect(await tableCounts(t.app.platform.db)).toEqual(before);
+    const paidEvents = await t.app.platform.db
+      .select()
+      .from(outboxEvents)
+      .where(and(eq(outboxEvents.topic, 'order.paid'), eq(outboxEvents.aggregateId, order.id)));
+    expect(paidEvents).toHaveLength(1);
+  });
+
+  it('refuses unsigned, forged and tampered webhooks and writes nothing', async () => {
+    const { webhook } = await paidThroughWebhook();
+    const before = await tableCounts(t.app.platform.db);
+    const tampered = webhook.body.replace(/"amountFen":\d+/, '"amountFen":1');
+    const forged = t.app.paymentProvider.sign(JSON.parse(webhook.body));
+    for (const [payload, sig] of [
+      [webhook.body, ''],
+      [tampered, webhook.signature],
+      [webhook.body, forged.signature.replace(/v1=../, 'v1=00')],
+      [webhook.body, `t=${Math.floor(Date.now() / 1000) - 3600},v1=${webhook.signature.split('v1=')[1]}`],
+    ] as const) {
+      const res = await postWebhook(payload, sig);
+      expect(res.statusCode).toBe(401);
+      expect(res.json().code).toBe('WEBHOOK_SIGNATURE_INVALID');
+    }
+    expect(await tableCounts(t.app.platform.db)).toEqual(before);
+  });
+
+  it('a repeated pay request with the same idempotency key charges once', async () => {
+    const buyer = await t.account(['buyer']);
+    const order = (await checkout(t, buyer.token, body())).json();
+    const first = await pay(t, buyer.token, order.id, 'pay-key-0000001');
+    const again = await Promise.all([1, 2, 3].map(() => pay(t, buyer.token, order.id, 'pay-key-0000001')));
+    for (const r of again) {
+      expect(r.json()).toEqual(first.json());
+      expect(r.headers['idempotent-replayed']).toBe('true');
+    }
+    // A new key while the first charge is pending returns that charge, not a second one.
+    const otherKey = await pay(t, buyer.token, order.id, 'pay-key-0000002');
+    expect(otherKey.json().paymentId).toBe(first.json().paymentId);
+    await t.app.paymentProvider.settle();
+    const rows = await t.app.platform.db.select().from(payments).where(eq(payments.orderId, order.id));
+    expect(rows).toHaveLength(1);
+    expect(rows[0]!.status).toBe('succeeded');
+  });
+
+  it('a repeated checkout with the same idempotency key returns the same order and reserves once', async () => {
+    const buyer = await t.account(['buyer']);
+    const [before] = await t.app.platform.db.select().from(skus).where(eq(skus.id, w.sku.id));
+    const first = await checkout(t, buyer.token, body(), 'checkout-key-01');
+    const second = await checkout(t, buyer.token, body(), 'checkout-key-01');
+    expect(second.statusCode).toBe(201);
+    expect(second.json()).toEqual(first.json());
+    const [after] = await t.app.platform.db.select().from(skus).where(eq(skus.id, w.sku.id));
+    expect(after!.stock).toBe(before!.stock - 1);
+    const reused = await checkout(
+      t,
+      buyer.token,
+      { ...body(), items: [{ skuId: w.sku.id, quantity: 2 }] },
+      'checkout-key-01',
+    );
+    expect(reused.statusCode).toBe(422);
+    expect(reused.json().code).toBe('IDEMPOTENCY_KEY_REUSED');
+  });
+
+  it('flags a payment that lands on an order already cancelled for refund instead of reviving it', async () => {
+    const buyer = await t.account(['buyer']);
+    const order = (await checkout(t, buyer.token, body())).json();
+    const sender = t.app.paymentProvider.sender;
+    t.app.paymentProvider.sender = null; // hold the provider's webhook back
+    await pay(t, buyer.token, order.id);
+    t.app.paymentProvider.sender = sender;
+    const webhook = t.app.paymentProvider.sent.at(-1)!;
+    t.clock.advance(t.app.platform.config.PAYMENT_TIMEOUT_MINUTES * 60_000 + 1);
+    await t.app.platform.jobs.runNow('orders.cancel-unpaid');
+    const res = await postWebhook(webhook.body, webhook.signature);
+    expect(res.json()).toMatchObject({ applied: true });
+    const o = await t.request({ method: 'GET', url: `/api/orders/${order.id}`, token: buyer.token });
+    expect(o.json().status).toBe('cancelled');
+    const refunds = await t.app.platform.db
+      .select()
+      .from(outboxEvents)
+      .where(eq(outboxEvents.topic, 'payment.refund_required'));
+    expect(refunds.filter((e) => (e.payload as { orderId: string }).orderId === order.id)).toHaveLength(1);
+  });
+});
