@@ -23,7 +23,12 @@ interface Recipient {
   detail: string;
 }
 const EMPTY_RECIPIENT: Recipient = { name: '', phone: '', province: '', city: '', district: '', detail: '' };
-const RECIPIENT_FIELDS: Array<{ field: keyof Recipient; label: MessageKey; autoComplete: string; wide?: boolean }> = [
+const RECIPIENT_FIELDS: Array<{
+  field: keyof Recipient;
+  label: MessageKey;
+  autoComplete: string;
+  wide?: boolean;
+}> = [
   { field: 'name', label: 'recipientName', autoComplete: 'name' },
   { field: 'phone', label: 'recipientPhone', autoComplete: 'tel-national' },
   { field: 'province', label: 'recipientProvince', autoComplete: 'address-level1' },
@@ -57,6 +62,44 @@ function priceRange(item: CartItem): string {
 }
 
 const totalStock = (item: CartItem) => item.skus.reduce((n, s) => n + s.stock, 0);
+
+function CartIcon() {
+  return (
+    <svg
+      viewBox="0 0 24 24"
+      width="16"
+      height="16"
+      fill="none"
+      stroke="currentColor"
+      strokeWidth="2.2"
+      aria-hidden="true"
+    >
+      <path
+        d="M3 4h2l2.2 10.2a1.5 1.5 0 0 0 1.5 1.2h8.6a1.5 1.5 0 0 0 1.5-1.1L21 8H6.2"
+        strokeLinejoin="round"
+      />
+      <circle cx="9.5" cy="19.5" r="1.5" fill="currentColor" stroke="none" />
+      <circle cx="17" cy="19.5" r="1.5" fill="currentColor" stroke="none" />
+    </svg>
+  );
+}
+
+function LockIcon() {
+  return (
+    <svg
+      viewBox="0 0 24 24"
+      width="14"
+      height="14"
+      fill="none"
+      stroke="currentColor"
+      strokeWidth="2"
+      aria-hidden="true"
+    >
+      <rect x="5" y="11" width="14" height="10" rx="2" />
+      <path d="M8 11V8a4 4 0 0 1 8 0v3" />
+    </svg>
+  );
+}
 
 export function LiveRoomPage(props: { roomId: string }) {
   const { t, tx } = useI18n();
@@ -161,7 +204,9 @@ export function LiveRoomPage(props: { roomId: string }) {
         payKey = newIdempotencyKey();
         current.payKeys.set(order.id, payKey);
       }
-      const payment = await api<PaymentResult>('POST', `/api/orders/${order.id}/pay`, { idempotencyKey: payKey });
+      const payment = await api<PaymentResult>('POST', `/api/orders/${order.id}/pay`, {
+        idempotencyKey: payKey,
+      });
       setResult({ order, payment });
       if (payment.orderStatus === 'paid') {
         // Done: the next purchase is a new submission, and the address leaves the page's memory.
@@ -185,7 +230,9 @@ export function LiveRoomPage(props: { roomId: string }) {
     return (
       <Layout>
         <div className="card empty-state">
-          <ErrorBanner message={loadError.status === 404 ? t('roomNotFound') : loadError.message || t('networkError')} />
+          <ErrorBanner
+            message={loadError.status === 404 ? t('roomNotFound') : loadError.message || t('networkError')}
+          />
           <button type="button" className="btn" onClick={() => void load()}>
             {t('retry')}
           </button>
@@ -259,7 +306,7 @@ export function LiveRoomPage(props: { roomId: string }) {
           <section className="card cart" data-testid="cart">
             <h2 className="cart-title">
               <span className="cart-icon" aria-hidden="true">
-                🛒
+                <CartIcon />
               </span>
               {t('cartTitle')} <span className="muted small">({room.cart.length})</span>
             </h2>
@@ -313,7 +360,7 @@ export function LiveRoomPage(props: { roomId: string }) {
               data-testid="order-result"
               aria-live="polite"
             >
-              <h2>{t('orderPlaced')}</h2>
+              <h2>{orderStatus === 'paid' ? t('orderPaid') : t('orderPlaced')}</h2>
               <dl className="kv">
                 <dt>{t('orderId')}</dt>
                 <dd data-testid="order-id" className="mono">
@@ -343,13 +390,12 @@ export function LiveRoomPage(props: { roomId: string }) {
             {product && (
               <>
                 <div className="field-label">{t('sku')}</div>
-                <div className="sku-options" role="radiogroup" aria-label={t('sku')}>
+                <div className="sku-options">
                   {product.skus.map((s) => (
                     <button
                       type="button"
                       key={s.id}
-                      role="radio"
-                      aria-checked={s.id === skuId}
+                      aria-pressed={s.id === skuId}
                       className={`sku-option${s.id === skuId ? ' is-active' : ''}`}
                       data-testid={`sku-option-${s.id}`}
                       disabled={s.stock === 0}
@@ -397,7 +443,14 @@ export function LiveRoomPage(props: { roomId: string }) {
                     </button>
                   </div>
                   <span className="qty-total">
-                    {t('total')} <strong data-testid="line-total">{sku ? formatFen(sku.priceFen * quantity) : '—'}</strong>
+                    {t('total')}{' '}
+                    {sku ? (
+                      <strong data-testid="line-total">{formatFen(sku.priceFen * quantity)}</strong>
+                    ) : (
+                      <span className="muted" data-testid="line-total">
+                        —
+                      </span>
+                    )}
                   </span>
                 </div>
               </>
@@ -419,7 +472,10 @@ export function LiveRoomPage(props: { roomId: string }) {
                   </label>
                 ))}
               </div>
-              <p className="muted small privacy-note">🔒 {t('privacyNote')}</p>
+              <p className="muted small privacy-note">
+                <LockIcon />
+                {t('privacyNote')}
+              </p>
             </fieldset>
 
             <ErrorBanner message={buyError} testId="buy-error" />

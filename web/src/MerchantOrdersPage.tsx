@@ -22,7 +22,9 @@ export function MerchantOrdersPage() {
     api<Me>('GET', '/api/me', { signal: ctrl.signal })
       .then((m) => {
         setMe(m);
-        setShopId((cur) => (cur && m.shops.some((s) => s.shopId === cur) ? cur : (m.shops[0]?.shopId ?? null)));
+        setShopId((cur) =>
+          cur && m.shops.some((s) => s.shopId === cur) ? cur : (m.shops[0]?.shopId ?? null),
+        );
       })
       .catch((err) => {
         if ((err as Error).name !== 'AbortError') setMeError(errorText(err, t('networkError')));
@@ -35,10 +37,16 @@ export function MerchantOrdersPage() {
       <div className="page-head">
         <h1>{t('merchantTitle')}</h1>
         {me && me.shops.length > 0 && (
-          <label className="shop-picker">
-            <span className="muted small">{t('merchantShop')}</span>
+          <div className="shop-picker">
+            <label className="muted small" htmlFor="shop-select">
+              {t('merchantShop')}
+            </label>
             {me.shops.length > 1 ? (
-              <select data-testid="shop-select" value={shopId ?? ''} onChange={(e) => setShopId(e.target.value)}>
+              <select
+                data-testid="shop-select"
+                value={shopId ?? ''}
+                onChange={(e) => setShopId(e.target.value)}
+              >
                 {me.shops.map((s) => (
                   <option key={s.shopId} value={s.shopId}>
                     {s.shopId} ({s.role})
@@ -50,7 +58,7 @@ export function MerchantOrdersPage() {
                 {shopId}
               </span>
             )}
-          </label>
+          </div>
         )}
       </div>
 
@@ -112,7 +120,9 @@ function ShopOrders(props: { shopId: string }) {
 
   const replaceOrder = (o: Order) =>
     setOrders((cur) =>
-      status && o.status !== status ? cur.filter((x) => x.id !== o.id) : cur.map((x) => (x.id === o.id ? o : x)),
+      status && o.status !== status
+        ? cur.filter((x) => x.id !== o.id)
+        : cur.map((x) => (x.id === o.id ? o : x)),
     );
 
   return (
@@ -144,8 +154,13 @@ function ShopOrders(props: { shopId: string }) {
         {orders.map((o) => (
           <li key={o.id} className="card order-card" data-testid={`order-${o.id}`}>
             <div className="order-head">
-              <span className="mono small" data-testid="order-id">
-                {o.id}
+              <span className="order-head-id">
+                <span className="mono small" data-testid="order-id">
+                  {o.id}
+                </span>
+                <span className="muted small" data-testid="order-time">
+                  {t('orderTime')} {formatTime(o.createdAt, lang)}
+                </span>
               </span>
               <span className={`status status-${o.status}`} data-testid="order-status">
                 {tx('status', o.status)}
@@ -192,11 +207,8 @@ function ShopOrders(props: { shopId: string }) {
                     </div>
                   )}
                 </div>
-                <div className="muted small order-time">
-                  {t('orderTime')} {formatTime(o.createdAt, lang)}
-                </div>
                 {o.shipment && (
-                  <div className="small" data-testid="order-shipment">
+                  <div className="small order-shipment" data-testid="order-shipment">
                     {t('shipment')} {tx('carrier', o.shipment.carrier)}{' '}
                     <span className="mono">{o.shipment.trackingNo}</span>
                   </div>
@@ -239,7 +251,12 @@ function ShipForm(props: { shopId: string; order: Order; onShipped: (o: Order) =
   if (!open) {
     return (
       <div className="order-actions">
-        <button type="button" className="btn btn-primary btn-small" data-testid="ship-open" onClick={() => setOpen(true)}>
+        <button
+          type="button"
+          className="btn btn-primary btn-small"
+          data-testid="ship-open"
+          onClick={() => setOpen(true)}
+        >
           {t('ship')}
         </button>
       </div>

@@ -93,7 +93,12 @@ export async function api<T>(
     const e = (data ?? {}) as { code?: string; message?: string; details?: unknown };
     // A dead token: forget it so the page offers the login form again.
     if (res.status === 401 && session) setSession(null);
-    throw new ApiError(res.status, e.code ?? `HTTP_${res.status}`, e.message ?? `HTTP ${res.status}`, e.details);
+    throw new ApiError(
+      res.status,
+      e.code ?? `HTTP_${res.status}`,
+      e.message ?? `HTTP ${res.status}`,
+      e.details,
+    );
   }
   return data as T;
 }
@@ -104,7 +109,12 @@ export async function login(loginName: string, password: string): Promise<Sessio
     '/api/auth/login',
     { body: { login: loginName, password }, auth: false },
   );
-  const session = { token: r.token, login: r.account.login, displayName: r.account.displayName, roles: r.account.roles };
+  const session = {
+    token: r.token,
+    login: r.account.login,
+    displayName: r.account.displayName,
+    roles: r.account.roles,
+  };
   setSession(session);
   return session;
 }
@@ -181,7 +191,14 @@ export interface Order {
   totalFen: number;
   attribution: { venueType: string; venueId: string | null; creatorAccountId: string | null };
   recipient: { name: string; phone: string; address: string };
-  lines: Array<{ id: string; title: string; skuName: string; unitPriceFen: number; quantity: number; lineTotalFen: number }>;
+  lines: Array<{
+    id: string;
+    title: string;
+    skuName: string;
+    unitPriceFen: number;
+    quantity: number;
+    lineTotalFen: number;
+  }>;
   createdAt: string;
   paidAt: string | null;
   shipment: { carrier: string; trackingNo: string } | null;

@@ -80,7 +80,12 @@ export function Layout(props: { children: ReactNode; wide?: boolean }) {
               {t('navDocs')}
             </a>
             {session && (
-              <button type="button" className="link-button" data-testid="logout" onClick={() => void logout()}>
+              <button
+                type="button"
+                className="link-button"
+                data-testid="logout"
+                onClick={() => void logout()}
+              >
                 {t('logout')}
               </button>
             )}

@@ -1,0 +1,143 @@
+/**
+ * bench:checkout — full HTTP checkouts per second (create order + pay, through the real
+ * server over loopback) at 1, 16 and 64 concurrent buyers, against the bare SQL transaction
+ * (reserve stock + insert order) measured by this script on the same database.
+ * The last line printed is one JSON object.
+ */
+import { sql } from 'drizzle-orm';
+import { Agent, request } from 'undici';
+import { hashPassword } from '../src/modules/identity/password.js';
+import { newId } from '../src/platform/ids.js';
+import { benchApp, closedLoop, round, vacuumAnalyze } from './common.js';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+const LEVELS = [1, 16, 64];
+const SKU_COUNT = 64;
+
+const app = await benchApp();
+const { services, platform } = app;
+const db = platform.db;
+await app.http.listen({ port: 0, host: '127.0.0.1' });
+const address = app.http.server.address();
+const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+const dispatcher = new Agent({ connections: 128, pipelining: 1, keepAliveTimeout: 30_000 });
+
+// --- a selling world: one shop, SKU_COUNT products in a live room, 64 buyers with sessions
+const tag = Date.now().toString(36);
+const passwordHash = await hashPassword('bench-password');
+const mk = (login: string, roles: ('buyer' | 'merchant' | 'creator' | 'operator')[]) =>
+  services.identity.createAccount({ login: `${login}-${tag}`, passwordHash, displayName: login, roles });
+const operator = await mk('op', ['operator']);
+const merchant = await mk('merchant', ['merchant']);
+const creator = await mk('creator', ['buyer', 'creator']);
+const shop = await services.catalog.createShop(merchant.id, { name: `压测小店${tag}`, qualification: 'bench' });
+await services.catalog.reviewShop(operator.id, shop.id, 'approve');
+const category = await services.catalog.ensureCategory(db, { slug: 'beauty', nameZh: '美妆个护', nameEn: 'Beauty' });
+await services.creators.setSharingPermission(operator.id, creator.id, true, 'bench');
+const room = await services.venues.createLiveRoom(creator.id, { title: '压测直播间', description: '' });
+const skuIds: string[] = [];
+for (let i = 0; i < SKU_COUNT; i++) {
+  const p = await services.catalog.createProduct(shop.id, {
+    categoryId: category.id,
+    title: `压测商品 ${i}`,
+    description: '',
+    commissionBps: 1500,
+    skus: [{ name: '默认', priceFen: 1990 + i, stock: 5_000_000 }],
+  });
+  await services.catalog.reviewProduct(operator.id, p.id, 'approve');
+  await services.venues.addCartItem(creator.id, room.id, p.id);
+  skuIds.push(p.skus[0]!.id);
+}
+await services.venues.transitionLiveRoom(creator.id, room.id, 'live');
+const buyers = await Promise.all(
+  Array.from({ length: 64 }, async (_, i) => {
+    const acc = await mk(`buyer${i}`, ['buyer']);
+    return (await services.identity.issueSession(acc.id)).token;
+  }),
+);
+await vacuumAnalyze(app);
+
+const recipient = { name: '王小明', phone: '13912345678', province: '浙江省', city: '杭州市', district: '西湖区', detail: '文三路 90 号' };
+let seq = 0;
+const pick = () => skuIds[Math.floor(Math.random() * skuIds.length)]!;
+
+async function post(path: string, token: string, body?: unknown): Promise<any> {
+  const res = await request(`${base}${path}`, {
+    method: 'POST',
+    dispatcher,
+    headers: {
+      authorization: `Bearer ${token}`,
+      'idempotency-key': `bench-${tag}-${seq++}`,
+      ...(body ? { 'content-type': 'application/json' } : {}),
+    },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const json = (await res.body.json()) as any;
+  if (res.statusCode >= 300) throw new Error(`${path} → ${res.statusCode} ${JSON.stringify(json)}`);
+  return json;
+}
+
+async function httpCheckout(slot: number) {
+  const token = buyers[slot % buyers.length]!;
+  const order = await post('/api/orders', token, {
+    venue: { type: 'live_room', id: room.id },
+    items: [{ skuId: pick(), quantity: 1 }],
+    recipient,
+  });
+  const paid = await post(`/api/orders/${order.id}/pay`, token);
+  if (paid.orderStatus !== 'paid') throw new Error(`not paid: ${JSON.stringify(paid)}`);
+}
+
+/** The bare SQL the anchors' checkout amounts to: reserve stock with a conditional UPDATE and insert the order. */
+async function bareSql() {
+  const now = new Date().toISOString();
+  await db.transaction(async (tx) => {
+    const r = await tx.execute(
+      sql`update skus set stock = stock - 1 where id = ${pick()} and stock >= 1 returning price_fen`,
+    );
+    const price = (Array.isArray(r) ? r[0] : (r as any).rows[0])?.price_fen ?? 1990;
+    await tx.execute(sql`
+      insert into orders (id, shop_id, buyer_account_id, status, total_fen, venue_type, venue_id, creator_account_id,
+        recipient_id, recipient_name_mask, recipient_phone_mask, recipient_address_mask, created_at, pay_deadline)
+      values (${newId('order')}, ${shop.id}, ${merchant.id}, 'pending_payment', ${price}, 'live_room', ${room.id}, ${creator.id},
+        'rcp_bench', '王*', '139****5678', '浙江省杭州市西湖区****', ${now}, ${now})`);
+  });
+}
+
+const prof = { create: 0, pay: 0, n: 0 };
+for (let i = 0; i < 40; i++) { const tk = buyers[0]!; const a = performance.now(); const o = await post("/api/orders", tk, { venue: { type: "live_room", id: room.id }, items: [{ skuId: pick(), quantity: 1 }], recipient }); const b = performance.now(); await post(`/api/orders/${o.id}/pay`, tk); const c = performance.now(); prof.create += b - a; prof.pay += c - b; prof.n++; }
+console.log("avg create", prof.create / prof.n, "pay", prof.pay / prof.n);
+process.exit(0);
+const results: Record<string, unknown> = {};
+for (const c of LEVELS) {
+  const base = await closedLoop(c, SECONDS / 2, () => bareSql());
+  const http = await closedLoop(c, SECONDS, (slot) => httpCheckout(slot));
+  const row = {
+    checkouts_per_s: round(http.perSecond),
+    p50_ms: round(http.p50, 2),
+    p99_ms: round(http.p99, 2),
+    errors: http.errors,
+    baseline_tps: round(base.perSecond),
+    baseline_p50_ms: round(base.p50, 2),
+    ratio: round(http.perSecond / base.perSecond, 3),
+  };
+  results[String(c)] = row;
+  console.log(`concurrency ${c}: ${JSON.stringify(row)}`);
+}
+await platform.outbox.drain();
+await app.close();
+await dispatcher.close();
+const at16 = results['16'] as { checkouts_per_s: number; baseline_tps: number; ratio: number };
+console.log(
+  JSON.stringify({
+    bench: 'checkout',
+    db: app.database.kind,
+    seconds_per_level: SECONDS,
+    skus: SKU_COUNT,
+    levels: results,
+    checkouts_per_s: at16.checkouts_per_s,
+    baseline_tps: at16.baseline_tps,
+    ratio: at16.ratio,
+    target: 'ratio >= 0.5 at 16 buyers on PostgreSQL',
+  }),
+);
