@@ -108,7 +108,9 @@ async function newPage(opts: { mobile: boolean }): Promise<Page> {
   page.setDefaultTimeout(20_000);
   page.on('pageerror', (err) => pageErrors.push(err.message));
   page.on('console', (msg) => {
-    if (msg.type() === 'error') pageErrors.push(msg.text());
+    // Failed requests are part of the scenarios; script errors are not.
+    if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource'))
+      pageErrors.push(msg.text());
   });
   return page;
 }
@@ -253,6 +255,74 @@ describe('live room → merchant order list, in a browser', () => {
     const htmlEn = await merchant.content();
     for (const v of Object.values(PLAIN)) expect(htmlEn).not.toContain(v);
 
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('retries a failed submission with the same idempotency keys and gets one order', async () => {
+    const t = contextFor(app);
+    const w = await sellingWorld(t, { stock: 4, priceFen: 1990 });
+    const buyerLogin = unique('buyer');
+    await app.services.identity.registerAccount({
+      login: buyerLogin,
+      password: BUYER_PASSWORD,
+      displayName: '买家',
+      roles: ['buyer'],
+    });
+    const page = await newPage({ mobile: true });
+    const orderKeys: string[] = [];
+    const payKeys: string[] = [];
+    page.on('request', (req) => {
+      if (req.method() !== 'POST') return;
+      const key = req.headers()['idempotency-key'] ?? '';
+      if (new URL(req.url()).pathname === '/api/orders') orderKeys.push(key);
+      if (/\/api\/orders\/[^/]+\/pay$/.test(req.url())) payKeys.push(key);
+    });
+    // The first payment request dies on the wire, as on a flaky mobile network.
+    let dropped = false;
+    await page.route('**/api/orders/*/pay', (route) => {
+      if (dropped) return route.continue();
+      dropped = true;
+      return route.abort('connectionreset');
+    });
+
+    await page.goto(`${baseUrl}/live/${w.room.id}`);
+    await page.getByTestId('login-name').fill(buyerLogin);
+    await page.getByTestId('login-password').fill(BUYER_PASSWORD);
+    await page.getByTestId('login-submit').click();
+    await page.getByTestId(`sku-option-${w.sku.id}`).click();
+    const fields = {
+      name: '李四',
+      phone: '13700001111',
+      province: '广东省',
+      city: '深圳市',
+      district: '南山区',
+    };
+    for (const [field, value] of Object.entries(fields))
+      await page.getByTestId(`recipient-${field}`).fill(value);
+    await page.getByTestId('recipient-detail').fill('科技园南区 8 栋');
+    // A server-side validation error is shown with the API's message and costs no order.
+    await page.getByTestId('recipient-phone').fill('12345');
+    await page.getByTestId('buy-button').click();
+    await expect.poll(() => text(page, 'buy-error')).toContain('mainland mobile number');
+    await page.getByTestId('recipient-phone').fill(fields.phone);
+
+    await page.getByTestId('buy-button').click();
+    await page.getByTestId('buy-error').waitFor();
+    expect(await text(page, 'order-status')).toBe('待支付');
+    await page.getByTestId('buy-button').click();
+    await expect.poll(() => text(page, 'order-status')).toBe('已支付');
+
+    // Validation failure, then the same submission twice: one order key (reused), one pay key (reused).
+    expect(orderKeys).toHaveLength(3);
+    expect(orderKeys[1]).toBe(orderKeys[2]);
+    expect(orderKeys[0]).not.toBe(orderKeys[1]);
+    expect(payKeys).toHaveLength(2);
+    expect(payKeys[0]).toBe(payKeys[1]);
+    const shopOrders = await app.platform.db.select().from(orders).where(eq(orders.shopId, w.shop.id));
+    expect(shopOrders).toHaveLength(1);
+    expect(shopOrders[0]).toMatchObject({ status: 'paid', totalFen: 1990 });
+    const [sku] = await app.platform.db.select().from(skus).where(eq(skus.id, w.sku.id));
+    expect(sku!.stock).toBe(3);
     expect(pageErrors).toEqual([]);
   });
 

@@ -141,36 +141,45 @@ export class OutboxDispatcher {
       return rows;
     });
     if (batch.length === 0) return 0;
-    const done: string[] = [];
-    for (const row of batch) {
-      const event: DomainEvent = {
-        id: row.id,
-        topic: row.topic,
-        aggregateId: row.aggregateId,
-        payload: row.payload as Record<string, unknown>,
-        createdAt: row.createdAt,
-      };
+    const events: DomainEvent[] = batch.map((row) => ({
+      id: row.id,
+      topic: row.topic,
+      aggregateId: row.aggregateId,
+      payload: row.payload as Record<string, unknown>,
+      createdAt: row.createdAt,
+    }));
+    const failed = new Map<string, unknown>();
+    for (const sub of this.subs) {
+      const mine = events.filter((e) => (sub.topic === '*' || sub.topic === e.topic) && !failed.has(e.id));
+      if (mine.length === 0) continue;
       try {
-        for (const sub of this.subs) {
-          if (sub.topic === event.topic || sub.topic === '*') await this.runHandler(sub, event);
+        await this.runHandler(sub, mine);
+      } catch {
+        // Isolate the failing event: the others still get delivered.
+        for (const e of mine) {
+          try {
+            await this.runHandler(sub, [e]);
+          } catch (err) {
+            failed.set(e.id, err);
+          }
         }
-        done.push(row.id);
-      } catch (err) {
-        const attempts = row.attempts + 1;
-        this.log.warn(
-          { eventId: row.id, topic: row.topic, attempts, err },
-          'event handler failed; will retry',
-        );
-        await this.db
-          .update(outboxEvents)
-          .set({
-            attempts,
-            lastError: String((err as Error)?.message ?? err).slice(0, 500),
-            nextAttemptAt: new Date(Date.now() + Math.min(60_000, 250 * 2 ** attempts)),
-          })
-          .where(eq(outboxEvents.id, row.id));
       }
     }
+    for (const row of batch) {
+      const err = failed.get(row.id);
+      if (!failed.has(row.id)) continue;
+      const attempts = row.attempts + 1;
+      this.log.warn({ eventId: row.id, topic: row.topic, attempts, err }, 'event handler failed; will retry');
+      await this.db
+        .update(outboxEvents)
+        .set({
+          attempts,
+          lastError: String((err as Error)?.message ?? err).slice(0, 500),
+          nextAttemptAt: new Date(Date.now() + Math.min(60_000, 250 * 2 ** attempts)),
+        })
+        .where(eq(outboxEvents.id, row.id));
+    }
+    const done = batch.filter((row) => !failed.has(row.id)).map((row) => row.id);
     if (done.length > 0) {
       await this.db
         .update(outboxEvents)
@@ -180,15 +189,17 @@ export class OutboxDispatcher {
     return done.length;
   }
 
-  private async runHandler(sub: Subscription, event: DomainEvent): Promise<void> {
+  /** Runs one handler over events in one transaction, skipping those it already handled. */
+  private async runHandler(sub: Subscription, events: DomainEvent[]): Promise<void> {
     await inTransaction(this.db, async (tx) => {
+      const now = this.clock.now();
       const claimed = await tx
         .insert(eventHandlerRuns)
-        .values({ handler: sub.name, eventId: event.id, handledAt: this.clock.now() })
+        .values(events.map((e) => ({ handler: sub.name, eventId: e.id, handledAt: now })))
         .onConflictDoNothing()
         .returning({ eventId: eventHandlerRuns.eventId });
-      if (claimed.length === 0) return; // already handled in an earlier delivery
-      await sub.handle(event, tx);
+      const fresh = new Set(claimed.map((c) => c.eventId));
+      for (const e of events) if (fresh.has(e.id)) await sub.handle(e, tx);
     });
   }
 
