@@ -30,9 +30,16 @@ const mk = (login: string, roles: ('buyer' | 'merchant' | 'creator' | 'operator'
 const operator = await mk('op', ['operator']);
 const merchant = await mk('merchant', ['merchant']);
 const creator = await mk('creator', ['buyer', 'creator']);
-const shop = await services.catalog.createShop(merchant.id, { name: `压测小店${tag}`, qualification: 'bench' });
+const shop = await services.catalog.createShop(merchant.id, {
+  name: `压测小店${tag}`,
+  qualification: 'bench',
+});
 await services.catalog.reviewShop(operator.id, shop.id, 'approve');
-const category = await services.catalog.ensureCategory(db, { slug: 'beauty', nameZh: '美妆个护', nameEn: 'Beauty' });
+const category = await services.catalog.ensureCategory(db, {
+  slug: 'beauty',
+  nameZh: '美妆个护',
+  nameEn: 'Beauty',
+});
 await services.creators.setSharingPermission(operator.id, creator.id, true, 'bench');
 const room = await services.venues.createLiveRoom(creator.id, { title: '压测直播间', description: '' });
 const skuIds: string[] = [];
@@ -57,7 +64,14 @@ const buyers = await Promise.all(
 );
 await vacuumAnalyze(app);
 
-const recipient = { name: '王小明', phone: '13912345678', province: '浙江省', city: '杭州市', district: '西湖区', detail: '文三路 90 号' };
+const recipient = {
+  name: '王小明',
+  phone: '13912345678',
+  province: '浙江省',
+  city: '杭州市',
+  district: '西湖区',
+  detail: '文三路 90 号',
+};
 let seq = 0;
 const pick = () => skuIds[Math.floor(Math.random() * skuIds.length)]!;
 

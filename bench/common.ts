@@ -27,7 +27,11 @@ export function percentile(sorted: number[], p: number): number {
 export const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
 
 /** Runs `worker` on `concurrency` loops for `seconds`; returns per-call latencies (ms). */
-export async function closedLoop(concurrency: number, seconds: number, worker: (slot: number) => Promise<void>) {
+export async function closedLoop(
+  concurrency: number,
+  seconds: number,
+  worker: (slot: number) => Promise<void>,
+) {
   const latencies: number[] = [];
   const end = performance.now() + seconds * 1000;
   let errors = 0;

@@ -44,6 +44,7 @@ async function paidThroughWebhook() {
 describe('payments', () => {
   it('pays an order when the signed webhook arrives, and a replayed webhook changes nothing', async () => {
     const { order, webhook } = await paidThroughWebhook();
+    await t.app.platform.outbox.drain();
     const before = await tableCounts(t.app.platform.db);
     for (let i = 0; i < 3; i++) {
       const replay = await postWebhook(webhook.body, webhook.signature);
@@ -60,6 +61,7 @@ describe('payments', () => {
 
   it('refuses unsigned, forged and tampered webhooks and writes nothing', async () => {
     const { webhook } = await paidThroughWebhook();
+    await t.app.platform.outbox.drain();
     const before = await tableCounts(t.app.platform.db);
     const tampered = webhook.body.replace(/"amountFen":\d+/, '"amountFen":1');
     const forged = t.app.paymentProvider.sign(JSON.parse(webhook.body));
@@ -79,6 +81,8 @@ describe('payments', () => {
   it('a repeated pay request with the same idempotency key charges once', async () => {
     const buyer = await t.account(['buyer']);
     const order = (await checkout(t, buyer.token, body())).json();
+    const sender = t.app.paymentProvider.sender;
+    t.app.paymentProvider.sender = null; // the provider's webhook is held back: the charge stays pending
     const first = await pay(t, buyer.token, order.id, 'pay-key-0000001');
     const again = await Promise.all([1, 2, 3].map(() => pay(t, buyer.token, order.id, 'pay-key-0000001')));
     for (const r of again) {
@@ -88,7 +92,9 @@ describe('payments', () => {
     // A new key while the first charge is pending returns that charge, not a second one.
     const otherKey = await pay(t, buyer.token, order.id, 'pay-key-0000002');
     expect(otherKey.json().paymentId).toBe(first.json().paymentId);
-    await t.app.paymentProvider.settle();
+    t.app.paymentProvider.sender = sender;
+    const webhook = t.app.paymentProvider.sent.at(-1)!;
+    expect((await postWebhook(webhook.body, webhook.signature)).json()).toMatchObject({ applied: true });
     const rows = await t.app.platform.db.select().from(payments).where(eq(payments.orderId, order.id));
     expect(rows).toHaveLength(1);
     expect(rows[0]!.status).toBe('succeeded');

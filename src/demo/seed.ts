@@ -11,17 +11,17 @@
 import { and, eq, inArray, like } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { App } from '../app.js';
+import { hashPassword } from '../modules/identity/password.js';
+import type { CARRIERS } from '../modules/orders/routes.js';
+import { type OrderStatus, orders as ordersTable } from '../modules/orders/schema.js';
+import type { CheckoutInput } from '../modules/orders/service.js';
+import { type RecipientInput, recipientInputSchema } from '../modules/privacy/service.js';
+import { videos as videosTable } from '../modules/venues/schema.js';
 import type { Role } from '../platform/auth.js';
 import { type Clock, DAY, HOUR, MINUTE } from '../platform/clock.js';
 import { AppError } from '../platform/errors.js';
 import { requestHash } from '../platform/idempotency.js';
 import { idempotencyKeys } from '../platform/schema.js';
-import { hashPassword } from '../modules/identity/password.js';
-import { CARRIERS } from '../modules/orders/routes.js';
-import { type OrderStatus, orders as ordersTable } from '../modules/orders/schema.js';
-import type { CheckoutInput } from '../modules/orders/service.js';
-import { type RecipientInput, recipientInputSchema } from '../modules/privacy/service.js';
-import { videos as videosTable } from '../modules/venues/schema.js';
 import { createFaker, DEMO_CATEGORIES } from './fake-cn.js';
 
 export const DEMO_PASSWORD = 'livecart123';
@@ -58,25 +58,81 @@ const SHOPS: { categories: [CategorySlug, CategorySlug]; stems: string[]; carrie
     stems: ['山野臻选', '云岭茶业', '鲜果时光', '禾丰粮油', '北纬果园', '海之味'],
     carriers: ['SF', 'JD'],
   },
-  { categories: ['home', 'electronics'], stems: ['小鹿家居', '星河数码', '简约生活', '匠心木作'], carriers: ['JD', 'STO'] },
+  {
+    categories: ['home', 'electronics'],
+    stems: ['小鹿家居', '星河数码', '简约生活', '匠心木作'],
+    carriers: ['JD', 'STO'],
+  },
 ];
 const PRODUCTS_PER_CATEGORY = 5;
 
 /** Products (global index) left in review, and one rejected by quality control (品控). */
 const PENDING_PRODUCTS = new Set([9, 27]);
 const REJECTED_PRODUCT = 18;
-const REJECT_REASON = '主图含其他平台水印，标题含极限用语“最好”，违反广告法；请更换主图、修改标题后重新提交。';
+const REJECT_REASON =
+  '主图含其他平台水印，标题含极限用语“最好”，违反广告法；请更换主图、修改标题后重新提交。';
 
+/** Fallback price range (yuan) of a category. */
 const PRICE_YUAN: Record<CategorySlug, [number, number]> = {
-  beauty: [39, 329],
-  apparel: [59, 699],
-  food: [19, 199],
-  home: [19, 299],
-  electronics: [99, 1299],
-  baby: [39, 329],
-  jewelry: [99, 2999],
-  fresh: [29, 299],
+  beauty: [39, 199],
+  apparel: [59, 399],
+  food: [29, 149],
+  home: [29, 199],
+  electronics: [99, 699],
+  baby: [39, 199],
+  jewelry: [99, 999],
+  fresh: [39, 199],
 };
+
+/** Price ranges (yuan) by what the title sells, so a silver stud does not cost as much as a gold bracelet. */
+const PRICE_BY_ITEM: [string, number, number][] = [
+  ['面膜', 49, 129],
+  ['精华', 89, 299],
+  ['洗面奶', 39, 99],
+  ['口红', 79, 259],
+  ['防晒', 59, 169],
+  ['洗发水', 39, 99],
+  ['T恤', 39, 129],
+  ['羽绒服', 299, 999],
+  ['牛仔裤', 89, 259],
+  ['老爹鞋', 129, 399],
+  ['针织衫', 159, 459],
+  ['托特包', 299, 899],
+  ['普洱', 69, 399],
+  ['大红袍', 99, 499],
+  ['坚果', 59, 139],
+  ['牛肉干', 49, 139],
+  ['螺蛳粉', 29, 69],
+  ['大米', 49, 129],
+  ['四件套', 129, 399],
+  ['乳胶枕', 89, 299],
+  ['收纳箱', 39, 99],
+  ['抽纸', 29, 69],
+  ['不粘锅', 99, 299],
+  ['凝珠', 29, 79],
+  ['耳机', 99, 599],
+  ['充电宝', 69, 199],
+  ['空气炸锅', 199, 499],
+  ['电动牙刷', 99, 399],
+  ['智能手表', 299, 1299],
+  ['吹风机', 129, 599],
+  ['纸尿裤', 69, 169],
+  ['湿巾', 29, 69],
+  ['奶粉', 199, 459],
+  ['保温杯', 59, 159],
+  ['连体衣', 49, 159],
+  ['足金', 1599, 3599],
+  ['珍珠', 199, 899],
+  ['银耳钉', 59, 199],
+  ['和田玉', 599, 2999],
+  ['莫桑钻', 399, 1599],
+  ['大闸蟹', 199, 599],
+  ['脐橙', 29, 79],
+  ['车厘子', 99, 399],
+  ['红富士', 29, 79],
+  ['五花肉', 39, 99],
+  ['带鱼', 69, 199],
+];
 
 /** SKU names with a price factor against the first; a product takes the first 1–3. */
 const VARIANTS: Record<CategorySlug, [string, number][]> = {
@@ -193,10 +249,34 @@ const ROOMS: RoomPlan[] = [
   },
 ];
 
-const VIDEOS: { creator: number; daysAgo: number; category: CategorySlug; title: string; anchorTitle: string }[] = [
-  { creator: 1, daysAgo: 12, category: 'apparel', title: '158小个子秋冬穿搭，一衣多穿不重样', anchorTitle: '视频同款点这里' },
-  { creator: 3, daysAgo: 8, category: 'electronics', title: '百元价位降噪耳机横评，闭眼入哪款？', anchorTitle: '测评同款 限时优惠' },
-  { creator: 0, daysAgo: 6, category: 'beauty', title: '敏感肌真实测评｜这款我回购了三次', anchorTitle: '视频同款 领券更省' },
+const VIDEOS: {
+  creator: number;
+  daysAgo: number;
+  category: CategorySlug;
+  title: string;
+  anchorTitle: string;
+}[] = [
+  {
+    creator: 1,
+    daysAgo: 12,
+    category: 'apparel',
+    title: '158小个子秋冬穿搭，一衣多穿不重样',
+    anchorTitle: '视频同款点这里',
+  },
+  {
+    creator: 3,
+    daysAgo: 8,
+    category: 'electronics',
+    title: '百元价位降噪耳机横评，闭眼入哪款？',
+    anchorTitle: '测评同款 限时优惠',
+  },
+  {
+    creator: 0,
+    daysAgo: 6,
+    category: 'beauty',
+    title: '敏感肌真实测评｜这款我回购了三次',
+    anchorTitle: '视频同款 领券更省',
+  },
 ];
 
 // ---------------------------------------------------------------------------------------
@@ -242,7 +322,8 @@ function planProducts(): ProductPlan[] {
         for (let tries = 0; titles.has(title) && tries < 50; tries++) title = f.productTitle(category);
         if (titles.has(title)) title = `${title} 第${k + 1}款`;
         titles.add(title);
-        const [lo, hi] = PRICE_YUAN[category];
+        const item = PRICE_BY_ITEM.find(([word]) => title.includes(word));
+        const [lo, hi] = item ? [item[1], item[2]] : PRICE_YUAN[category];
         const base = f.int(lo, hi);
         const variants = VARIANTS[category].slice(0, f.int(1, 3));
         const index = out.length;
@@ -329,8 +410,20 @@ function planTiming(now: number): Timing {
   return {
     rooms: [
       { createdAt: -DAY, scheduledAt: liveNow - 5 * MINUTE, cartAt: liveNow - HOUR, liveAt: liveNow },
-      { createdAt: ended1 - 2 * DAY, scheduledAt: ended1, cartAt: ended1 - 3 * HOUR, liveAt: ended1, endAt: ended1 + 4 * HOUR },
-      { createdAt: ended2 - 2 * DAY, scheduledAt: ended2, cartAt: ended2 - 3 * HOUR, liveAt: ended2, endAt: ended2 + 3 * HOUR },
+      {
+        createdAt: ended1 - 2 * DAY,
+        scheduledAt: ended1,
+        cartAt: ended1 - 3 * HOUR,
+        liveAt: ended1,
+        endAt: ended1 + 4 * HOUR,
+      },
+      {
+        createdAt: ended2 - 2 * DAY,
+        scheduledAt: ended2,
+        cartAt: ended2 - 3 * HOUR,
+        liveAt: ended2,
+        endAt: ended2 + 3 * HOUR,
+      },
       { createdAt: 0, scheduledAt: beijingAt(now, -1, 20, 0), cartAt: 0 },
       { createdAt: 0, scheduledAt: beijingAt(now, -3, 19, 30), cartAt: 0 },
     ],
@@ -401,8 +494,9 @@ function planOrders(
       offered = sellable;
       at = window(-14 * DAY, -5 * MINUTE);
       // People rarely shop between 1 and 7 in the morning (Beijing time).
-      const beijingHour = (t: number) => Math.floor((((now + t + 8 * HOUR) % DAY) + DAY) % DAY / HOUR);
-      for (let i = 0; i < 3 && beijingHour(at) >= 1 && beijingHour(at) < 7; i++) at = window(-14 * DAY, -5 * MINUTE);
+      const beijingHour = (t: number) => Math.floor(((((now + t + 8 * HOUR) % DAY) + DAY) % DAY) / HOUR);
+      for (let i = 0; i < 3 && beijingHour(at) >= 1 && beijingHour(at) < 7; i++)
+        at = window(-14 * DAY, -5 * MINUTE);
     }
 
     // The pinned (first) product of a live room sells best.
@@ -424,7 +518,10 @@ function planOrders(
     for (const it of items) stock[product]![it.sku]! -= it.quantity;
 
     // A few buyers order a lot; buyer1 (a demo login) always has some orders.
-    const buyer = n % 25 === 1 ? 0 : Math.min(buyers.length - 1, Math.floor(buyers.length * (f.int(0, 999) / 1000) ** 1.6));
+    const buyer =
+      n % 25 === 1
+        ? 0
+        : Math.min(buyers.length - 1, Math.floor(buyers.length * (f.int(0, 999) / 1000) ** 1.6));
     const recipient = buyers[buyer]!.recipients.length > 1 && f.int(0, 99) < 25 ? 1 : 0;
     const shop = SHOPS[products[product]!.shop]!;
     const carrier = f.pick(shop.carriers);
@@ -537,7 +634,13 @@ export async function seedDemo(app: App, log: Logger, opts: SeedDemoOptions = {}
   }
 }
 
-async function seedStory(app: App, log: Logger, clock: SeedClock, now: number, opts: SeedDemoOptions): Promise<string> {
+async function seedStory(
+  app: App,
+  log: Logger,
+  clock: SeedClock,
+  now: number,
+  opts: SeedDemoOptions,
+): Promise<string> {
   const { identity, catalog, creators, venues, orders, payments } = app.services;
   const db = app.platform.db;
   let passwordHash: Promise<string> | null = null;
@@ -549,7 +652,8 @@ async function seedStory(app: App, log: Logger, clock: SeedClock, now: number, o
     // One scrypt hash for every demo account: the KDF is deliberately slow.
     passwordHash ??= hashPassword(DEMO_PASSWORD);
     try {
-      return (await identity.createAccount({ login, passwordHash: await passwordHash, displayName, roles })).id;
+      return (await identity.createAccount({ login, passwordHash: await passwordHash, displayName, roles }))
+        .id;
     } catch (err) {
       if (!isCode(err, 'LOGIN_TAKEN')) throw err;
       return (await identity.findByLogin(login))!.id; // another node seeded it a moment ago
@@ -603,7 +707,12 @@ async function seedStory(app: App, log: Logger, clock: SeedClock, now: number, o
     }
     if (prod.reviewStatus === 'pending' && p.review !== 'pending') {
       clock.set(at + DAY);
-      await catalog.reviewProduct(operatorId, prod.id, p.review, p.review === 'reject' ? REJECT_REASON : undefined);
+      await catalog.reviewProduct(
+        operatorId,
+        prod.id,
+        p.review,
+        p.review === 'reject' ? REJECT_REASON : undefined,
+      );
     }
     productIds.push(prod.id);
     skuIds.push(p.skus.map((s) => prod.skus.find((x) => x.name === s.name)!.id));
@@ -626,7 +735,9 @@ async function seedStory(app: App, log: Logger, clock: SeedClock, now: number, o
   const buyers = demoBuyers(opts.buyers ?? 60);
   const buyerIds: string[] = [];
   for (const [i, b] of buyers.entries()) {
-    buyerIds.push(await account(b.login, b.displayName, ['buyer'], -20 * DAY + Math.floor((i * 5 * DAY) / buyers.length)));
+    buyerIds.push(
+      await account(b.login, b.displayName, ['buyer'], -20 * DAY + Math.floor((i * 5 * DAY) / buyers.length)),
+    );
   }
   log.info({ creators: creatorIds.length, buyers: buyerIds.length }, 'demo seed: accounts ready');
 
@@ -634,7 +745,15 @@ async function seedStory(app: App, log: Logger, clock: SeedClock, now: number, o
   const timing = planTiming(now);
   const roomProducts = ROOMS.map((r, i) => pickProducts(productPlans, r.picks, i));
   const videoProducts = VIDEOS.map((v) => pickProducts(productPlans, [[v.category, 1]], v.creator)[0]!);
-  const orderPlans = planOrders(now, opts.orders ?? 300, buyers, productPlans, roomProducts, videoProducts, timing);
+  const orderPlans = planOrders(
+    now,
+    opts.orders ?? 300,
+    buyers,
+    productPlans,
+    roomProducts,
+    videoProducts,
+    timing,
+  );
 
   const roomIds: (string | null)[] = ROOMS.map(() => null);
   const roomId = (i: number) => roomIds[i]!;
@@ -725,7 +844,11 @@ async function seedStory(app: App, log: Logger, clock: SeedClock, now: number, o
     s.status = (await orders.getBuyerOrder(buyerIds[o.buyer]!, s.id)).status;
   }
   /** Runs one transition if the order is in one of `from`; a move made meanwhile (by a sweep) is fine. */
-  async function step(o: OrderPlan, from: OrderStatus[], run: (id: string) => Promise<OrderStatus>): Promise<void> {
+  async function step(
+    o: OrderPlan,
+    from: OrderStatus[],
+    run: (id: string) => Promise<OrderStatus>,
+  ): Promise<void> {
     const s = state.get(o.n);
     if (!s || s === 'skipped' || !from.includes(s.status)) return;
     try {
@@ -750,12 +873,16 @@ async function seedStory(app: App, log: Logger, clock: SeedClock, now: number, o
       recipient: buyers[o.buyer]!.recipients[o.recipient]!,
     };
     try {
-      const res = await orders.createOrder(buyerId, input, { key: `demo-order-${o.n}`, hash: requestHash(input) });
+      const res = await orders.createOrder(buyerId, input, {
+        key: `demo-order-${o.n}`,
+        hash: requestHash(input),
+      });
       state.set(o.n, { id: res.body.id, status: res.body.status });
       if (++placed % 100 === 0) log.info({ placed }, 'demo seed: orders placed');
     } catch (err) {
       // E.g. a room ended or stock sold out by hand between two runs: one demo order fewer.
-      if (!isCode(err, 'VENUE_NOT_SELLING', 'INSUFFICIENT_STOCK', 'PRODUCT_NOT_SELLABLE', 'SKU_NOT_FOUND')) throw err;
+      if (!isCode(err, 'VENUE_NOT_SELLING', 'INSUFFICIENT_STOCK', 'PRODUCT_NOT_SELLABLE', 'SKU_NOT_FOUND'))
+        throw err;
       log.warn({ order: o.n, code: (err as AppError).code }, 'demo seed: order skipped');
       state.set(o.n, 'skipped');
     }
@@ -763,7 +890,10 @@ async function seedStory(app: App, log: Logger, clock: SeedClock, now: number, o
   async function pay(o: OrderPlan): Promise<void> {
     await step(o, ['pending_payment'], async (id) => {
       const buyerId = buyerIds[o.buyer]!;
-      const res = await payments.pay(buyerId, id, { key: `demo-pay-${o.n}`, hash: requestHash({ orderId: id }) });
+      const res = await payments.pay(buyerId, id, {
+        key: `demo-pay-${o.n}`,
+        hash: requestHash({ orderId: id }),
+      });
       if (res.body.orderStatus === 'paid') return 'paid';
       await app.paymentProvider.settle(); // async simulated mode: the webhook pays the order
       return (await orders.getBuyerOrder(buyerId, id)).status;
@@ -789,7 +919,8 @@ async function seedStory(app: App, log: Logger, clock: SeedClock, now: number, o
   }
   VIDEOS.forEach((_, v) => at(timing.videos[v], () => publishVideo(v)));
   // The platform's clock-driven sweeps, as if the server had been running all along.
-  for (let d = 14; d >= 0; d--) at(beijingAt(now, d, 3, 0), () => orders.sweepAutoConfirm().then(() => undefined));
+  for (let d = 14; d >= 0; d--)
+    at(beijingAt(now, d, 3, 0), () => orders.sweepAutoConfirm().then(() => undefined));
   for (const o of orderPlans) {
     const buyerId = buyerIds[o.buyer]!;
     const shopId = shopIds[productPlans[o.product]!.shop]!;
@@ -805,7 +936,12 @@ async function seedStory(app: App, log: Logger, clock: SeedClock, now: number, o
       await refresh(o);
     });
     at(o.shipAt, () =>
-      step(o, ['paid'], async (id) => (await orders.ship(shopId, id, { carrier: o.carrier, trackingNo: o.trackingNo })).status),
+      step(
+        o,
+        ['paid'],
+        async (id) =>
+          (await orders.ship(shopId, id, { carrier: o.carrier, trackingNo: o.trackingNo })).status,
+      ),
     );
     at(o.deliverAt, () =>
       step(o, ['shipped'], async (id) => {
@@ -836,7 +972,9 @@ async function seedStory(app: App, log: Logger, clock: SeedClock, now: number, o
 
   const byStatus: Record<string, number> = {};
   for (const s of state.values()) if (s !== 'skipped') byStatus[s.status] = (byStatus[s.status] ?? 0) + 1;
-  log.info({ orders: byStatus, rooms: roomIds.length, videos: videoIds.length }, 'demo seed: venues and orders ready');
+  log.info(
+    { orders: byStatus, rooms: roomIds.length, videos: videoIds.length },
+    'demo seed: venues and orders ready',
+  );
   return roomId(0);
 }
-

@@ -18,10 +18,16 @@ export function requestHash(parts: unknown): string {
     .digest('base64url');
 }
 
+/** Rolls back a transaction whose key turned out to be taken; the caller then replays. */
+class KeyTaken extends Error {}
+
 /**
  * Runs a use case at most once per (scope, key). The key row is inserted first in the use
  * case's own transaction: a concurrent duplicate blocks on it, then finds the committed
  * response and replays it; if the first attempt rolled back, the duplicate runs instead.
+ * The use case's statements are issued right behind the key insert without waiting for it
+ * (postgres.js pipelines them on the transaction's connection); if the key was taken they
+ * are rolled back with everything else.
  */
 export async function runIdempotent<T>(
   db: Db,
@@ -30,40 +36,53 @@ export async function runIdempotent<T>(
   work: (tx: Tx) => Promise<{ status: number; body: T }>,
   txOpts?: TxOptions,
 ): Promise<IdempotentResult<T>> {
-  return inTransaction(
-    db,
-    async (tx) => {
-      const inserted = await tx
-        .insert(idempotencyKeys)
-        .values({ scope: ref.scope, key: ref.key, requestHash: ref.hash, createdAt: clock.now() })
-        .onConflictDoNothing()
-        .returning({ key: idempotencyKeys.key });
-      if (inserted.length === 0) {
-        const [prior] = await tx
-          .select()
-          .from(idempotencyKeys)
+  try {
+    return await inTransaction(
+      db,
+      async (tx) => {
+        const claim = Promise.resolve(
+          tx
+            .insert(idempotencyKeys)
+            .values({ scope: ref.scope, key: ref.key, requestHash: ref.hash, createdAt: clock.now() })
+            .onConflictDoNothing()
+            .returning({ key: idempotencyKeys.key }),
+        );
+        const outcome = work(tx).then(
+          (value) => ({ ok: true as const, value }),
+          (error: unknown) => ({ ok: false as const, error }),
+        );
+        if ((await claim).length === 0) {
+          await outcome;
+          throw new KeyTaken();
+        }
+        const done = await outcome;
+        if (!done.ok) throw done.error;
+        await tx
+          .update(idempotencyKeys)
+          .set({ statusCode: done.value.status, response: done.value.body as object })
           .where(and(eq(idempotencyKeys.scope, ref.scope), eq(idempotencyKeys.key, ref.key)));
-        if (!prior || prior.statusCode === null) {
-          throw new AppError(
-            'INVALID_STATE',
-            'A request with this idempotency key is still in progress; retry it.',
-          );
-        }
-        if (prior.requestHash !== ref.hash) {
-          throw new AppError(
-            'IDEMPOTENCY_KEY_REUSED',
-            'This Idempotency-Key was already used for a different request; use a new key for a new request.',
-          );
-        }
-        return { status: prior.statusCode, body: prior.response as T, replayed: true };
-      }
-      const result = await work(tx);
-      await tx
-        .update(idempotencyKeys)
-        .set({ statusCode: result.status, response: result.body as object })
-        .where(and(eq(idempotencyKeys.scope, ref.scope), eq(idempotencyKeys.key, ref.key)));
-      return { ...result, replayed: false };
-    },
-    txOpts,
-  );
+        return { ...done.value, replayed: false };
+      },
+      txOpts,
+    );
+  } catch (err) {
+    if (!(err instanceof KeyTaken)) throw err;
+  }
+  const [prior] = await db
+    .select()
+    .from(idempotencyKeys)
+    .where(and(eq(idempotencyKeys.scope, ref.scope), eq(idempotencyKeys.key, ref.key)));
+  if (!prior || prior.statusCode === null) {
+    throw new AppError(
+      'INVALID_STATE',
+      'A request with this idempotency key is still in progress; retry it.',
+    );
+  }
+  if (prior.requestHash !== ref.hash) {
+    throw new AppError(
+      'IDEMPOTENCY_KEY_REUSED',
+      'This Idempotency-Key was already used for a different request; use a new key for a new request.',
+    );
+  }
+  return { status: prior.statusCode, body: prior.response as T, replayed: true };
 }

@@ -143,67 +143,86 @@ export class OrderService {
         };
       });
       const totalFen = lines.reduce((s, l) => s + l.lineTotalFen, 0);
-      const recipient = await this.vault.sealRecipient(tx, shopId, input.recipient);
-      const [order] = await tx
-        .insert(orders)
-        .values({
-          id: orderId,
-          shopId,
-          buyerAccountId: buyerId,
-          status: 'pending_payment',
-          totalFen,
-          ...attribution,
-          recipientId: recipient.id,
-          recipientNameMask: recipient.nameMask,
-          recipientPhoneMask: recipient.phoneMask,
-          recipientAddressMask: recipient.addressMask,
-          createdAt: now,
-          payDeadline: new Date(now.getTime() + this.p.config.PAYMENT_TIMEOUT_MINUTES * MINUTE),
-        })
-        .returning();
-      await tx.insert(orderLines).values(lines);
-      await recordEvent(tx, this.p.clock, 'order.created', orderId, {
-        orderId,
+      // Every write is issued at once (pipelined on PostgreSQL); the stock rows come last and
+      // in SKU-id order, so a hot row is held only for the rest of this transaction.
+      const recipient = this.vault.sealRecipient(tx, shopId, input.recipient);
+      const order: OrderRow = {
+        id: orderId,
         shopId,
+        buyerAccountId: buyerId,
+        status: 'pending_payment',
         totalFen,
         ...attribution,
-      });
-      for (const line of [...lines].sort((a, b) => (a.skuId < b.skuId ? -1 : 1))) {
-        await this.reserveStock(tx, line.skuId, line.quantity, line.unitPriceFen);
-      }
-      return { status: 201, body: orderView(order!, lines) };
+        recipientId: recipient.id,
+        recipientNameMask: recipient.nameMask,
+        recipientPhoneMask: recipient.phoneMask,
+        recipientAddressMask: recipient.addressMask,
+        createdAt: now,
+        payDeadline: new Date(now.getTime() + this.p.config.PAYMENT_TIMEOUT_MINUTES * MINUTE),
+        paidAt: null,
+        shippedAt: null,
+        deliveredAt: null,
+        completedAt: null,
+        cancelledAt: null,
+        cancelReason: null,
+        carrier: null,
+        trackingNo: null,
+      };
+      const writes = Promise.all([
+        recipient.written,
+        tx.insert(orders).values(order),
+        tx.insert(orderLines).values(lines),
+        recordEvent(tx, this.p.clock, 'order.created', orderId, {
+          orderId,
+          shopId,
+          totalFen,
+          ...attribution,
+        }),
+      ]);
+      const sorted = [...lines].sort((a, b) => (a.skuId < b.skuId ? -1 : 1));
+      const reserved = Promise.all(
+        sorted.map((l) => this.reserveStock(tx, l.skuId, l.quantity, l.unitPriceFen)),
+      );
+      reserved.catch(() => {}); // awaited below; a failed write must not leave it unhandled
+      await writes;
+      const shortfalls = (await reserved).map((ok, i) => (ok ? null : sorted[i]!)).filter((l) => l !== null);
+      if (shortfalls.length > 0) throw await this.reservationError(tx, shortfalls[0]!);
+      return { status: 201, body: orderView(order, lines) };
     });
   }
 
-  /** The price condition makes the snapshot exact: a price change between read and reserve aborts. */
+  /**
+   * One conditional statement per SKU, never read-check-write. The price condition makes the
+   * snapshot exact: a price change between the read and the reservation aborts the checkout.
+   */
   private async reserveStock(
     tx: Tx,
     skuId: string,
     quantity: number,
     expectedPriceFen: number,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const reserved = await tx
       .update(skus)
       .set({ stock: sql`${skus.stock} - ${quantity}` })
       .where(and(eq(skus.id, skuId), sql`${skus.stock} >= ${quantity}`, eq(skus.priceFen, expectedPriceFen)))
       .returning({ id: skus.id });
-    if (reserved.length === 1) return;
+    return reserved.length === 1;
+  }
+
+  private async reservationError(tx: Tx, line: OrderLineRow): Promise<AppError> {
     const [now] = await tx
       .select({ stock: skus.stock, priceFen: skus.priceFen })
       .from(skus)
-      .where(eq(skus.id, skuId));
-    if (now && now.priceFen !== expectedPriceFen) {
-      throw invalidState(
-        `The price of SKU ${skuId} changed to ${now.priceFen} fen; review the order and try again.`,
+      .where(eq(skus.id, line.skuId));
+    if (now && now.priceFen !== line.unitPriceFen) {
+      return invalidState(
+        `The price of SKU ${line.skuId} changed to ${now.priceFen} fen; review the order and try again.`,
       );
     }
-    throw new AppError(
+    return new AppError(
       'INSUFFICIENT_STOCK',
-      `SKU ${skuId} has ${now?.stock ?? 0} left; you asked for ${quantity}.`,
-      {
-        skuId,
-        available: now?.stock ?? 0,
-      },
+      `SKU ${line.skuId} has ${now?.stock ?? 0} left; you asked for ${line.quantity}.`,
+      { skuId: line.skuId, available: now?.stock ?? 0 },
     );
   }
 
@@ -295,13 +314,16 @@ export class OrderService {
 
   /** pending_payment → paid; false when the order is no longer unpaid (e.g. cancelled by timeout). */
   async markPaid(tx: Tx, orderId: string, paymentId: string): Promise<boolean> {
-    const [o] = await tx
-      .update(orders)
-      .set({ status: 'paid', paidAt: this.p.clock.now() })
-      .where(and(eq(orders.id, orderId), eq(orders.status, 'pending_payment')))
-      .returning();
+    // Lines never change after checkout, so they are read alongside the update.
+    const [[o], lines] = await Promise.all([
+      tx
+        .update(orders)
+        .set({ status: 'paid', paidAt: this.p.clock.now() })
+        .where(and(eq(orders.id, orderId), eq(orders.status, 'pending_payment')))
+        .returning(),
+      this.linesOf(tx, [orderId]),
+    ]);
     if (!o) return false;
-    const lines = await this.linesOf(tx, [orderId]);
     await recordEvent(tx, this.p.clock, 'order.paid', orderId, {
       orderId,
       shopId: o.shopId,

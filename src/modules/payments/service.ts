@@ -36,11 +36,15 @@ export class PaymentService {
       this.p.clock,
       { scope: `${buyerId}:pay`, ...idem },
       async (tx) => {
-        const order = await this.orders.lockForPayment(tx, buyerId, orderId);
-        const [pending] = await tx
-          .select()
-          .from(payments)
-          .where(and(eq(payments.orderId, orderId), eq(payments.status, 'pending')));
+        // The pending-charge lookup runs right after the lock on the same connection, so it
+        // sees any charge a racing attempt committed.
+        const [order, [pending]] = await Promise.all([
+          this.orders.lockForPayment(tx, buyerId, orderId),
+          tx
+            .select()
+            .from(payments)
+            .where(and(eq(payments.orderId, orderId), eq(payments.status, 'pending'))),
+        ]);
         if (pending) return { status: 200, body: paymentView(pending, order.status) };
         const paymentId = newId('payment');
         const charge = await this.provider.charge({
@@ -50,31 +54,30 @@ export class PaymentService {
           idempotencyKey: paymentId,
         });
         const now = this.p.clock.now();
-        const [row] = await tx
-          .insert(payments)
-          .values({
-            id: paymentId,
-            orderId,
-            shopId: order.shopId,
-            buyerAccountId: buyerId,
-            amountFen: order.totalFen,
-            provider: this.provider.name,
-            providerRef: charge.providerRef,
-            status: charge.status,
-            failureReason: charge.failureReason ?? null,
-            createdAt: now,
-            succeededAt: charge.status === 'succeeded' ? now : null,
-          })
-          .returning();
-        let orderStatus: string = order.status;
-        if (charge.status === 'succeeded' && (await this.orders.markPaid(tx, orderId, paymentId)))
-          orderStatus = 'paid';
-        await recordEvent(tx, this.p.clock, `payment.${charge.status}`, paymentId, {
-          paymentId,
+        const row: PaymentRow = {
+          id: paymentId,
           orderId,
+          shopId: order.shopId,
+          buyerAccountId: buyerId,
           amountFen: order.totalFen,
-        });
-        return { status: 200, body: paymentView(row!, orderStatus) };
+          provider: this.provider.name,
+          providerRef: charge.providerRef,
+          status: charge.status,
+          failureReason: charge.failureReason ?? null,
+          createdAt: now,
+          succeededAt: charge.status === 'succeeded' ? now : null,
+        };
+        const [, paid] = await Promise.all([
+          tx.insert(payments).values(row),
+          charge.status === 'succeeded' ? this.orders.markPaid(tx, orderId, paymentId) : false,
+          recordEvent(tx, this.p.clock, `payment.${charge.status}`, paymentId, {
+            paymentId,
+            orderId,
+            amountFen: order.totalFen,
+          }),
+        ]);
+        const orderStatus: string = paid ? 'paid' : order.status;
+        return { status: 200, body: paymentView(row, orderStatus) };
       },
     );
     if (!result.replayed) this.p.outbox.wake();

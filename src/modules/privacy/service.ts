@@ -82,8 +82,16 @@ export class PrivacyVault {
     this.dataKeys.set(shopId, { id: row.id, key: this.unwrap(row.id, shopId, row.wrappedKey) });
   }
 
-  /** Encrypts a recipient inside the caller's transaction; returns the reference and masks. */
-  async sealRecipient(tx: Executor, shopId: string, input: RecipientInput): Promise<SealedRecipient> {
+  /**
+   * Encrypts a recipient and issues its insert in the caller's transaction. The reference
+   * and masks are returned at once so the caller can pipeline its own writes; it must await
+   * `written` before committing.
+   */
+  sealRecipient(
+    tx: Executor,
+    shopId: string,
+    input: RecipientInput,
+  ): SealedRecipient & { written: Promise<unknown> } {
     const dk = this.dataKeys.get(shopId);
     if (!dk) throw new Error(`ensureDataKey(${shopId}) must run before sealRecipient`);
     const id = newId('recipient');
@@ -99,19 +107,29 @@ export class PrivacyVault {
       phoneMask: maskPhone(phone),
       addressMask: maskAddress(input),
     };
-    await tx.insert(recipients).values({
-      id,
-      shopId,
-      dataKeyId: dk.id,
-      nameCt: seal(dk.key, input.name, `${id}|name`),
-      phoneCt: seal(dk.key, phone, `${id}|phone`),
-      addressCt: seal(dk.key, address, `${id}|address`),
-      ...masks,
-      phoneIndex: this.phoneIndex(phone),
-      nameIndex: this.nameIndex(input.name),
-      createdAt: this.clock.now(),
-    });
-    return { id, ...masks };
+    const written = Promise.resolve(
+      tx.insert(recipients).values({
+        id,
+        shopId,
+        dataKeyId: dk.id,
+        nameCt: seal(dk.key, input.name, `${id}|name`),
+        phoneCt: seal(dk.key, phone, `${id}|phone`),
+        addressCt: seal(dk.key, address, `${id}|address`),
+        ...masks,
+        phoneIndex: this.phoneIndex(phone),
+        nameIndex: this.nameIndex(input.name),
+        createdAt: this.clock.now(),
+      }),
+    );
+    return { id, ...masks, written };
+  }
+
+  /**
+   * A keyed fingerprint of a recipient, for idempotency request hashes: equal inputs give
+   * equal fingerprints, but a stored hash cannot be used to confirm a guessed phone number.
+   */
+  fingerprint(input: RecipientInput): string {
+    return blindIndex(this.indexKey, 'recipient', JSON.stringify(recipientInputSchema.parse(input)));
   }
 
   phoneIndex(phone: string): string {
