@@ -5,13 +5,13 @@
  * The last line printed is one JSON object.
  */
 import { sql } from 'drizzle-orm';
-import { Agent, request } from 'undici';
 import { hashPassword } from '../src/modules/identity/password.js';
 import { newId } from '../src/platform/ids.js';
-import { benchApp, closedLoop, round, vacuumAnalyze } from './common.js';
+import { benchApp, closedLoop, percentile, round, vacuumAnalyze } from './common.js';
+import { runCheckoutLoad } from './http-load.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
-const LEVELS = [1, 16, 64];
+const LEVELS = (process.env.BENCH_LEVELS ?? '1,16,64').split(',').map(Number);
 const SKU_COUNT = 64;
 
 const app = await benchApp();
@@ -19,8 +19,7 @@ const { services, platform } = app;
 const db = platform.db;
 await app.http.listen({ port: 0, host: '127.0.0.1' });
 const address = app.http.server.address();
-const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-const dispatcher = new Agent({ connections: 128, pipelining: 1, keepAliveTimeout: 30_000 });
+const baseUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
 
 // --- a selling world: one shop, SKU_COUNT products in a live room, 64 buyers with sessions
 const tag = Date.now().toString(36);
@@ -64,43 +63,8 @@ const buyers = await Promise.all(
 );
 await vacuumAnalyze(app);
 
-const recipient = {
-  name: '王小明',
-  phone: '13912345678',
-  province: '浙江省',
-  city: '杭州市',
-  district: '西湖区',
-  detail: '文三路 90 号',
-};
 let seq = 0;
 const pick = () => skuIds[Math.floor(Math.random() * skuIds.length)]!;
-
-async function post(path: string, token: string, body?: unknown): Promise<any> {
-  const res = await request(`${base}${path}`, {
-    method: 'POST',
-    dispatcher,
-    headers: {
-      authorization: `Bearer ${token}`,
-      'idempotency-key': `bench-${tag}-${seq++}`,
-      ...(body ? { 'content-type': 'application/json' } : {}),
-    },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const json = (await res.body.json()) as any;
-  if (res.statusCode >= 300) throw new Error(`${path} → ${res.statusCode} ${JSON.stringify(json)}`);
-  return json;
-}
-
-async function httpCheckout(slot: number) {
-  const token = buyers[slot % buyers.length]!;
-  const order = await post('/api/orders', token, {
-    venue: { type: 'live_room', id: room.id },
-    items: [{ skuId: pick(), quantity: 1 }],
-    recipient,
-  });
-  const paid = await post(`/api/orders/${order.id}/pay`, token);
-  if (paid.orderStatus !== 'paid') throw new Error(`not paid: ${JSON.stringify(paid)}`);
-}
 
 /** The bare SQL the anchors' checkout amounts to: reserve stock with a conditional UPDATE and insert the order. */
 async function bareSql() {
@@ -121,7 +85,23 @@ async function bareSql() {
 const results: Record<string, unknown> = {};
 for (const c of LEVELS) {
   const base = await closedLoop(c, SECONDS / 2, () => bareSql());
-  const http = await closedLoop(c, SECONDS, (slot) => httpCheckout(slot));
+  const load = await runCheckoutLoad({
+    base: baseUrl,
+    roomId: room.id,
+    skuIds,
+    tokens: buyers,
+    concurrency: c,
+    seconds: SECONDS,
+    tag: `${tag}-${seq++}`,
+  });
+  if (load.firstError) console.error(load.firstError);
+  const sorted = load.latencies.sort((a, b) => a - b);
+  const http = {
+    perSecond: sorted.length / load.elapsed,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    errors: load.errors,
+  };
   const row = {
     checkouts_per_s: round(http.perSecond),
     p50_ms: round(http.p50, 2),
@@ -136,7 +116,6 @@ for (const c of LEVELS) {
 }
 await platform.outbox.drain();
 await app.close();
-await dispatcher.close();
 const at16 = results['16'] as { checkouts_per_s: number; baseline_tps: number; ratio: number };
 console.log(
   JSON.stringify({

@@ -7,6 +7,9 @@
 // Idempotent: every step first looks up what it would create (accounts by login, shops by
 // owner, products by title, rooms and videos by title, orders by their idempotency key) and
 // skips what exists, so a second run, or a run after a crash midway, adds nothing twice.
+// Every write goes through a service. Three look-ups read tables directly because no service
+// offers them yet: videos by creator and title, and the demo's idempotency keys and order
+// statuses (to resume after a crash without re-checking out orders of rooms that have ended).
 
 import { and, eq, inArray, like } from 'drizzle-orm';
 import type { Logger } from 'pino';
@@ -84,99 +87,42 @@ const PRICE_YUAN: Record<CategorySlug, [number, number]> = {
   fresh: [39, 199],
 };
 
-/** Price ranges (yuan) by what the title sells, so a silver stud does not cost as much as a gold bracelet. */
-const PRICE_BY_ITEM: [string, number, number][] = [
-  ['面膜', 49, 129],
-  ['精华', 89, 299],
-  ['洗面奶', 39, 99],
-  ['口红', 79, 259],
-  ['防晒', 59, 169],
-  ['洗发水', 39, 99],
-  ['T恤', 39, 129],
-  ['羽绒服', 299, 999],
-  ['牛仔裤', 89, 259],
-  ['老爹鞋', 129, 399],
-  ['针织衫', 159, 459],
-  ['托特包', 299, 899],
-  ['普洱', 69, 399],
-  ['大红袍', 99, 499],
-  ['坚果', 59, 139],
-  ['牛肉干', 49, 139],
-  ['螺蛳粉', 29, 69],
-  ['大米', 49, 129],
-  ['四件套', 129, 399],
-  ['乳胶枕', 89, 299],
-  ['收纳箱', 39, 99],
-  ['抽纸', 29, 69],
-  ['不粘锅', 99, 299],
-  ['凝珠', 29, 79],
-  ['耳机', 99, 599],
-  ['充电宝', 69, 199],
-  ['空气炸锅', 199, 499],
-  ['电动牙刷', 99, 399],
-  ['智能手表', 299, 1299],
-  ['吹风机', 129, 599],
-  ['纸尿裤', 69, 169],
-  ['湿巾', 29, 69],
-  ['奶粉', 199, 459],
-  ['保温杯', 59, 159],
-  ['连体衣', 49, 159],
-  ['足金', 1599, 3599],
-  ['珍珠', 199, 899],
-  ['银耳钉', 59, 199],
-  ['和田玉', 599, 2999],
-  ['莫桑钻', 399, 1599],
-  ['大闸蟹', 199, 599],
-  ['脐橙', 29, 79],
-  ['车厘子', 99, 399],
-  ['红富士', 29, 79],
-  ['五花肉', 39, 99],
-  ['带鱼', 69, 199],
-];
+/** Price ranges (yuan) by what the title sells, so a silver stud does not cost what a gold bracelet does. */
+const PRICE_BY_ITEM: [string, number, number][] = (
+  '面膜:49-129 精华:89-299 洗面奶:39-99 口红:79-259 防晒:59-169 洗发水:39-99 T恤:39-129 羽绒服:299-999 ' +
+  '牛仔裤:89-259 老爹鞋:129-399 针织衫:159-459 托特包:299-899 普洱:69-399 大红袍:99-499 坚果:59-139 ' +
+  '牛肉干:49-139 螺蛳粉:29-69 大米:49-129 四件套:129-399 乳胶枕:89-299 收纳箱:39-99 抽纸:29-69 ' +
+  '不粘锅:99-299 凝珠:29-79 耳机:99-599 充电宝:69-199 空气炸锅:199-499 电动牙刷:99-399 智能手表:299-1299 ' +
+  '吹风机:129-599 纸尿裤:69-169 湿巾:29-69 奶粉:199-459 保温杯:59-159 连体衣:49-159 足金:1599-3599 ' +
+  '珍珠:199-899 银耳钉:59-199 和田玉:599-2999 莫桑钻:399-1599 大闸蟹:199-599 脐橙:29-79 车厘子:99-399 ' +
+  '红富士:29-79 五花肉:39-99 带鱼:69-199'
+)
+  .split(' ')
+  .map((entry) => {
+    const [word, range] = entry.split(':') as [string, string];
+    const [lo, hi] = range.split('-').map(Number) as [number, number];
+    return [word, lo, hi];
+  });
 
 /** SKU names with a price factor against the first; a product takes the first 1–3. */
-const VARIANTS: Record<CategorySlug, [string, number][]> = {
-  beauty: [
-    ['标准装', 1],
-    ['两件装', 1.85],
-    ['礼盒装', 2.4],
-  ],
-  apparel: [
-    ['黑色', 1],
-    ['米白色', 1],
-    ['雾霾蓝', 1.08],
-  ],
-  food: [
-    ['单份装', 1],
-    ['三份装', 2.7],
-    ['整箱装', 4.6],
-  ],
-  home: [
-    ['标准款', 1],
-    ['加大款', 1.35],
-    ['两件套', 1.8],
-  ],
-  electronics: [
-    ['曜石黑', 1],
-    ['星光白', 1],
-    ['Pro版', 1.45],
-  ],
-  baby: [
-    ['单包装', 1],
-    ['两包装', 1.9],
-    ['整箱装', 3.6],
-  ],
-  jewelry: [
-    ['经典款', 1],
-    ['礼盒款', 1.15],
-    ['定制刻字款', 1.3],
-  ],
-  fresh: [
-    ['尝鲜装', 1],
-    ['家庭装', 1.8],
-    ['礼盒装', 2.5],
-  ],
-};
+const VARIANTS: Record<CategorySlug, [string, number][]> = Object.fromEntries(
+  Object.entries({
+    beauty: '标准装×1 两件装×1.85 礼盒装×2.4',
+    apparel: '黑色×1 米白色×1 雾霾蓝×1.08',
+    food: '单份装×1 三份装×2.7 整箱装×4.6',
+    home: '标准款×1 加大款×1.35 两件套×1.8',
+    electronics: '曜石黑×1 星光白×1 Pro版×1.45',
+    baby: '单包装×1 两包装×1.9 整箱装×3.6',
+    jewelry: '经典款×1 礼盒款×1.15 定制刻字款×1.3',
+    fresh: '尝鲜装×1 家庭装×1.8 礼盒装×2.5',
+  }).map(([slug, list]) => [
+    slug,
+    list.split(' ').map((v) => {
+      const [name, factor] = v.split('×') as [string, string];
+      return [name, Number(factor)];
+    }),
+  ]),
+) as Record<CategorySlug, [string, number][]>;
 
 const DESCRIPTIONS: Record<CategorySlug, string[]> = {
   beauty: ['成分温和，敏感肌可用，支持7天无理由退货。', '官方正品保障，假一赔十，顺丰包邮。'],
@@ -192,7 +138,8 @@ const DESCRIPTIONS: Record<CategorySlug, string[]> = {
 interface RoomPlan {
   title: string;
   description: string;
-  picks: [CategorySlug, number][];
+  /** What goes in the cart: `category×count`, approved products only. */
+  picks: string;
   kind: 'live' | 'ended' | 'scheduled';
 }
 
@@ -201,50 +148,31 @@ const ROOMS: RoomPlan[] = [
   {
     title: '双11宠粉节 · 美妆好物专场 前100单加赠小样',
     description: '今晚全场包邮，下单备注暗号“宠粉”优先发货。',
-    picks: [
-      ['beauty', 3],
-      ['jewelry', 1],
-      ['food', 1],
-      ['home', 1],
-      ['baby', 1],
-    ],
+    picks: 'beauty×3 jewelry×1 food×1 home×1 baby×1',
     kind: 'live',
   },
   {
     title: '秋冬穿搭专场 · 羽绒服牛仔裤一站配齐',
     description: '小个子、梨形身材都能穿，主播身高158体重96斤。',
-    picks: [
-      ['apparel', 3],
-      ['baby', 1],
-      ['jewelry', 2],
-    ],
+    picks: 'apparel×3 baby×1 jewelry×2',
     kind: 'ended',
   },
   {
     title: '原产地直播 · 云南普洱和当季鲜果',
     description: '茶山和果园现场连线，产地直发。',
-    picks: [
-      ['food', 3],
-      ['fresh', 3],
-    ],
+    picks: 'food×3 fresh×3',
     kind: 'ended',
   },
   {
     title: '数码家电真实测评 · 双11攻略',
     description: '耳机、充电宝、空气炸锅逐个实测，不吹不黑。',
-    picks: [
-      ['electronics', 3],
-      ['home', 1],
-    ],
+    picks: 'electronics×3 home×1',
     kind: 'scheduled',
   },
   {
     title: '周末居家囤货节 · 日用百货限时特惠',
     description: '纸巾、洗衣凝珠、收纳箱，一次囤够半年。',
-    picks: [
-      ['home', 3],
-      ['fresh', 1],
-    ],
+    picks: 'home×3 fresh×1',
     kind: 'scheduled',
   },
 ];
@@ -348,9 +276,16 @@ function planProducts(): ProductPlan[] {
 }
 
 /** The products a venue offers: approved ones of a category, rotated so creators differ. */
-function pickProducts(products: ProductPlan[], picks: [CategorySlug, number][], rotate: number): number[] {
+function parsePicks(picks: string): [CategorySlug, number][] {
+  return picks.split(' ').map((p) => {
+    const [category, count] = p.split('×') as [CategorySlug, string];
+    return [category, Number(count)];
+  });
+}
+
+function pickProducts(products: ProductPlan[], picks: string, rotate: number): number[] {
   const out: number[] = [];
-  for (const [category, count] of picks) {
+  for (const [category, count] of parsePicks(picks)) {
     const pool = products.filter((p) => p.category === category && p.review === 'approve');
     for (let i = 0; i < count && i < pool.length; i++) out.push(pool[(i + rotate) % pool.length]!.index);
   }
@@ -604,7 +539,7 @@ async function seededLiveRoom(app: App): Promise<string | null> {
   const lastRoom = await findRoom(app, `creator${last + 1}`, ROOMS[last]!.title);
   if (!lastRoom) return null;
   const view = await app.services.venues.getRoomForViewer(lastRoom.id);
-  const expected = ROOMS[last]!.picks.reduce((s, [, c]) => s + c, 0);
+  const expected = parsePicks(ROOMS[last]!.picks).reduce((s, [, c]) => s + c, 0);
   if (view.cart.length < expected) return null;
   return (await findRoom(app, 'creator1', ROOMS[0]!.title))?.id ?? null;
 }
@@ -620,6 +555,7 @@ export async function seedDemo(app: App, log: Logger, opts: SeedDemoOptions = {}
       return summary(liveRoomId);
     }
   }
+  log.info({ buyers: opts.buyers ?? 60, orders: opts.orders ?? 300 }, 'demo seed: seeding the demo data');
   const platform = app.platform;
   const realClock = platform.clock;
   const now = realClock.now().getTime();
@@ -744,7 +680,7 @@ async function seedStory(
   // Venues and orders, replayed in time order.
   const timing = planTiming(now);
   const roomProducts = ROOMS.map((r, i) => pickProducts(productPlans, r.picks, i));
-  const videoProducts = VIDEOS.map((v) => pickProducts(productPlans, [[v.category, 1]], v.creator)[0]!);
+  const videoProducts = VIDEOS.map((v) => pickProducts(productPlans, `${v.category}×1`, v.creator)[0]!);
   const orderPlans = planOrders(
     now,
     opts.orders ?? 300,
@@ -909,7 +845,9 @@ async function seedStory(
   const at = (t: number | undefined, run: () => Promise<void>) => {
     if (t !== undefined && t <= 0) events.push({ at: t, seq: events.length, run });
   };
-  for (const i of [0, 1, 2]) {
+  const scheduled = [...ROOMS.keys()].filter((i) => ROOMS[i]!.kind === 'scheduled');
+  for (const i of ROOMS.keys()) {
+    if (scheduled.includes(i)) continue;
     const t = timing.rooms[i]!;
     at(t.createdAt, () => ensureRoom(i));
     at(t.cartAt, () => fillCart(i));
@@ -917,7 +855,7 @@ async function seedStory(
     at((t.liveAt ?? 0) + 2 * MINUTE, () => pin(i));
     at(t.endAt, () => end(i));
   }
-  VIDEOS.forEach((_, v) => at(timing.videos[v], () => publishVideo(v)));
+  for (const v of VIDEOS.keys()) at(timing.videos[v], () => publishVideo(v));
   // The platform's clock-driven sweeps, as if the server had been running all along.
   for (let d = 14; d >= 0; d--)
     at(beijingAt(now, d, 3, 0), () => orders.sweepAutoConfirm().then(() => undefined));
@@ -959,11 +897,10 @@ async function seedStory(
     clock.set(e.at);
     await e.run();
   }
-  for (const i of [0, 1, 2]) if (!roomIds[i]) await ensureRoom(i); // a room whose whole story lies ahead
 
   // Last: two creators schedule their next broadcasts. This is the marker of a finished seed.
   clock.set(0);
-  for (const i of [3, 4]) {
+  for (const i of scheduled) {
     await ensureRoom(i);
     await fillCart(i);
   }

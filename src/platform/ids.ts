@@ -1,6 +1,4 @@
-import { monotonicFactory } from 'ulid';
-
-const ulid = monotonicFactory();
+import { randomFillSync } from 'node:crypto';
 
 /** Prefixes tell what an id names in logs and URLs. */
 export const ID_PREFIX = {
@@ -23,7 +21,58 @@ export const ID_PREFIX = {
 
 export type IdKind = keyof typeof ID_PREFIX;
 
-/** Time-sortable (ULID) id with a readable prefix, e.g. `ord_01JD…`. */
+// Crockford base32, lower case: sortable as text in the same order as the numbers.
+const ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz';
+const POOL_BYTES = 4096;
+const pool = Buffer.alloc(POOL_BYTES);
+let poolOffset = POOL_BYTES;
+let lastMs = -1;
+let lastRandom = new Uint8Array(10);
+
+/** 80 random bits; within one millisecond the previous value + 1, so ids stay monotonic. */
+function nextRandom(ms: number): Uint8Array {
+  if (ms === lastMs) {
+    for (let i = 9; i >= 0; i--) {
+      lastRandom[i] = (lastRandom[i]! + 1) & 0xff;
+      if (lastRandom[i] !== 0) break;
+    }
+    return lastRandom;
+  }
+  if (poolOffset + 10 > POOL_BYTES) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  lastRandom = Uint8Array.from(pool.subarray(poolOffset, poolOffset + 10));
+  poolOffset += 10;
+  lastMs = ms;
+  return lastRandom;
+}
+
+/**
+ * ULID (48-bit milliseconds + 80 random bits in Crockford base32) with a readable prefix,
+ * e.g. `ord_01jd…`. Hand-written rather than the `ulid` package, which asks the OS for
+ * randomness once per character: ids are minted on every checkout.
+ */
 export function newId(kind: IdKind): string {
-  return `${ID_PREFIX[kind]}_${ulid().toLowerCase()}`;
+  const ms = Date.now();
+  let out = '';
+  let t = ms;
+  for (let i = 0; i < 10; i++) {
+    out = ALPHABET[t % 32]! + out;
+    t = Math.floor(t / 32);
+  }
+  const r = nextRandom(ms);
+  // 80 bits → 16 base32 characters, 5 bits at a time.
+  let acc = 0;
+  let bits = 0;
+  for (let i = 0; i < 10; i++) {
+    acc = (acc << 8) | r[i]!;
+    bits += 8;
+    while (bits >= 5) {
+      bits -= 5;
+      out += ALPHABET[(acc >> bits) & 31];
+    }
+    acc &= (1 << bits) - 1;
+  }
+  return `${ID_PREFIX[kind]}_${out}`;
 }

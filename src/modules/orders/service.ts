@@ -78,23 +78,31 @@ export class OrderService {
         'body.items: each SKU may appear once; use quantity for more units.',
       );
     }
-    const offered = await this.p.db
-      .select({
-        skuId: skus.id,
-        skuName: skus.name,
-        priceFen: skus.priceFen,
-        productId: products.id,
-        shopId: products.shopId,
-        title: products.title,
-        reviewStatus: products.reviewStatus,
-        listed: products.listed,
-        commissionBps: products.commissionBps,
-        shopStatus: shops.status,
-      })
-      .from(skus)
-      .innerJoin(products, eq(products.id, skus.productId))
-      .innerJoin(shops, eq(shops.id, products.shopId))
-      .where(inArray(skus.id, skuIds));
+    // The SKUs and the venue's offer are read side by side, before the transaction; the
+    // SKU checks come first so the error a buyer sees does not depend on timing.
+    const [offered, venueOffer] = await Promise.allSettled([
+      this.p.db
+        .select({
+          skuId: skus.id,
+          skuName: skus.name,
+          priceFen: skus.priceFen,
+          productId: products.id,
+          shopId: products.shopId,
+          title: products.title,
+          reviewStatus: products.reviewStatus,
+          listed: products.listed,
+          commissionBps: products.commissionBps,
+          shopStatus: shops.status,
+        })
+        .from(skus)
+        .innerJoin(products, eq(products.id, skus.productId))
+        .innerJoin(shops, eq(shops.id, products.shopId))
+        .where(inArray(skus.id, skuIds)),
+      this.venues.attributionFor(input.venue, skuIds),
+    ]).then(([o, v]) => {
+      if (o.status === 'rejected') throw o.reason;
+      return [o.value, v] as const;
+    });
     const byId = new Map(offered.map((o) => [o.skuId, o]));
     for (const id of skuIds) if (!byId.has(id)) throw notFound('SKU_NOT_FOUND', 'SKU', id);
     for (const o of offered) {
@@ -115,9 +123,8 @@ export class OrderService {
       );
     }
     const shopId = offered[0]!.shopId;
-    const attribution = await this.venues.attributionFor(input.venue, [
-      ...new Set(offered.map((o) => o.productId)),
-    ]);
+    if (venueOffer.status === 'rejected') throw venueOffer.reason;
+    const attribution = venueOffer.value;
     await this.vault.ensureDataKey(shopId);
 
     const scope = `${buyerId}:create-order`;

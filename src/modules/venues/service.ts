@@ -345,49 +345,45 @@ export class VenueService {
   }
 
   /**
-   * Checks that every product is offered by the venue and returns the attribution the order
-   * snapshots. A live room sells only while live and only what is in its cart.
+   * Checks that the venue offers every SKU and returns the attribution the order snapshots.
+   * A live room sells only while live and only what is in its cart; a video only its anchor.
    */
   async attributionFor(
     venue: { type: VenueType; id?: string | undefined },
-    productIds: string[],
+    skuIds: string[],
   ): Promise<Attribution> {
     if (venue.type === 'search') return { venueType: 'search', venueId: null, creatorAccountId: null };
     if (!venue.id)
       throw new AppError('VALIDATION_FAILED', `body.venue.id: required for venue type ${venue.type}`);
+    const notSold = (what: string, missing: string[]) =>
+      new AppError('VENUE_NOT_SELLING', `${what} does not sell ${missing.join(', ')}.`, { missing });
     if (venue.type === 'live_room') {
-      const [room] = await this.p.db.select().from(liveRooms).where(eq(liveRooms.id, venue.id));
+      // The room and the requested SKUs that its cart offers, in one query.
+      const rows = await this.p.db
+        .select({ status: liveRooms.status, creatorAccountId: liveRooms.creatorAccountId, skuId: skus.id })
+        .from(liveRooms)
+        .leftJoin(liveRoomItems, and(eq(liveRoomItems.roomId, liveRooms.id), isNull(liveRoomItems.removedAt)))
+        .leftJoin(skus, and(eq(skus.productId, liveRoomItems.productId), inArray(skus.id, skuIds)))
+        .where(eq(liveRooms.id, venue.id));
+      const room = rows[0];
       if (!room) throw notFound('LIVE_ROOM_NOT_FOUND', 'Live room', venue.id);
-      if (room.status !== 'live')
+      if (room.status !== 'live') {
         throw new AppError('VENUE_NOT_SELLING', `Live room ${venue.id} is ${room.status}, not live.`);
-      const inCart = await this.p.db
-        .select({ productId: liveRoomItems.productId })
-        .from(liveRoomItems)
-        .where(
-          and(
-            eq(liveRoomItems.roomId, venue.id),
-            isNull(liveRoomItems.removedAt),
-            inArray(liveRoomItems.productId, productIds),
-          ),
-        );
-      const missing = productIds.filter((p) => !inCart.some((c) => c.productId === p));
-      if (missing.length) {
-        throw new AppError(
-          'VENUE_NOT_SELLING',
-          `Live room ${venue.id} does not sell ${missing.join(', ')}.`,
-          { missing },
-        );
       }
-      return { venueType: 'live_room', venueId: room.id, creatorAccountId: room.creatorAccountId };
+      const missing = skuIds.filter((id) => !rows.some((r) => r.skuId === id));
+      if (missing.length) throw notSold(`Live room ${venue.id}`, missing);
+      return { venueType: 'live_room', venueId: venue.id, creatorAccountId: room.creatorAccountId };
     }
     if (venue.type === 'video') {
       const v = await this.getVideo(venue.id);
-      const missing = productIds.filter((p) => p !== v.anchorProductId);
-      if (missing.length) {
-        throw new AppError('VENUE_NOT_SELLING', `Video ${venue.id} does not sell ${missing.join(', ')}.`, {
-          missing,
-        });
-      }
+      const anchored = v.anchorProductId
+        ? await this.p.db
+            .select({ id: skus.id })
+            .from(skus)
+            .where(and(eq(skus.productId, v.anchorProductId), inArray(skus.id, skuIds)))
+        : [];
+      const missing = skuIds.filter((id) => !anchored.some((a) => a.id === id));
+      if (missing.length) throw notSold(`Video ${venue.id}`, missing);
       return { venueType: 'video', venueId: v.id, creatorAccountId: v.creatorAccountId };
     }
     throw new AppError('VENUE_NOT_SELLING', 'Showcase checkout arrives with creator showcases.');
