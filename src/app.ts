@@ -100,7 +100,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     auth: identity,
     webRoot: existsSync(WEB_DIST) ? WEB_DIST : undefined,
   });
-  identityRoutes(http, identity);
+  identityRoutes(http, identity, (ids) => catalog.shopSummaries(ids));
   catalogRoutes(http, catalog);
   creatorRoutes(http, creators);
   venueRoutes(http, venues);

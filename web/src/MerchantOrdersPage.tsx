@@ -49,13 +49,13 @@ export function MerchantOrdersPage() {
               >
                 {me.shops.map((s) => (
                   <option key={s.shopId} value={s.shopId}>
-                    {s.shopId} ({s.role})
+                    {s.name} ({s.role})
                   </option>
                 ))}
               </select>
             ) : (
-              <span className="mono small" data-testid="shop-id">
-                {shopId}
+              <span className="small" data-testid="shop-id" title={shopId ?? ''}>
+                {me.shops.find((s) => s.shopId === shopId)?.name}
               </span>
             )}
           </div>

@@ -217,7 +217,7 @@ export interface Me {
   login: string;
   displayName: string;
   roles: string[];
-  shops: Array<{ shopId: string; role: string }>;
+  shops: Array<{ shopId: string; role: string; name: string; status: string }>;
 }
 
 export interface Page<T> {

@@ -45,6 +45,16 @@ export class CatalogService {
     return shop;
   }
 
+  async shopSummaries(ids: string[]) {
+    const rows = ids.length
+      ? await this.p.db
+          .select({ id: shops.id, name: shops.name, status: shops.status })
+          .from(shops)
+          .where(inArray(shops.id, ids))
+      : [];
+    return new Map(rows.map((r) => [r.id, { name: r.name, status: r.status }]));
+  }
+
   async listShops(status?: string) {
     const q = this.p.db.select().from(shops);
     return (status ? q.where(eq(shops.status, status)) : q).orderBy(desc(shops.id)).limit(200);

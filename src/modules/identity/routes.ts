@@ -11,7 +11,14 @@ const accountView = z.object({
   roles: z.array(z.string()),
 });
 
-export function identityRoutes(app: HttpServer, identity: IdentityService): void {
+/** Shop names and states come from the catalog; identity only knows memberships. */
+export type ShopSummaries = (shopIds: string[]) => Promise<Map<string, { name: string; status: string }>>;
+
+export function identityRoutes(
+  app: HttpServer,
+  identity: IdentityService,
+  shopSummaries: ShopSummaries,
+): void {
   app.post(
     '/api/auth/register',
     {
@@ -73,11 +80,26 @@ export function identityRoutes(app: HttpServer, identity: IdentityService): void
         tags: ['identity'],
         summary: 'The calling account, its roles and shops',
         response: {
-          200: accountView.extend({ shops: z.array(z.object({ shopId: z.string(), role: z.string() })) }),
+          200: accountView.extend({
+            shops: z.array(
+              z.object({ shopId: z.string(), role: z.string(), name: z.string(), status: z.string() }),
+            ),
+          }),
         },
       },
     },
-    async (req) => identity.getAccount(requirePrincipal(req).accountId),
+    async (req) => {
+      const account = await identity.getAccount(requirePrincipal(req).accountId);
+      const names = await shopSummaries(account.shops.map((s) => s.shopId));
+      return {
+        ...account,
+        shops: account.shops.map((s) => ({
+          ...s,
+          name: names.get(s.shopId)?.name ?? s.shopId,
+          status: names.get(s.shopId)?.status ?? 'unknown',
+        })),
+      };
+    },
   );
 
   app.put(
