@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { skus } from '../src/modules/catalog/schema.js';
 import { PAYMENT_WEBHOOK_URL } from '../src/modules/payments/routes.js';
 import { payments } from '../src/modules/payments/schema.js';
-import { outboxEvents } from '../src/platform/schema.js';
+import { requestHash } from '../src/platform/idempotency.js';
+import { idempotencyKeys, outboxEvents } from '../src/platform/schema.js';
 import { tableCounts } from './db-snapshot.js';
 import { checkout, pay, recipient, sellingWorld, startTestApp, type TestContext } from './harness.js';
 
@@ -68,7 +69,7 @@ describe('payments', () => {
     for (const [payload, sig] of [
       [webhook.body, ''],
       [tampered, webhook.signature],
-      [webhook.body, forged.signature.replace(/v1=../, 'v1=00')],
+      [webhook.body, forged.signature.replace(/v1=(.)/, (_, c: string) => `v1=${c === '0' ? '1' : '0'}`)],
       [webhook.body, `t=${Math.floor(Date.now() / 1000) - 3600},v1=${webhook.signature.split('v1=')[1]}`],
     ] as const) {
       const res = await postWebhook(payload, sig);
@@ -138,5 +139,46 @@ describe('payments', () => {
       .from(outboxEvents)
       .where(eq(outboxEvents.topic, 'payment.refund_required'));
     expect(refunds.filter((e) => (e.payload as { orderId: string }).orderId === order.id)).toHaveLength(1);
+  });
+
+  it('replays a retried checkout even after the live room has ended', async () => {
+    const w2 = await sellingWorld(t, { stock: 5 });
+    const buyer = await t.account(['buyer']);
+    const input = {
+      venue: { type: 'live_room', id: w2.room.id },
+      items: [{ skuId: w2.sku.id, quantity: 1 }],
+      recipient: recipient(),
+    };
+    const first = await checkout(t, buyer.token, input, 'retry-after-end-01');
+    expect(first.statusCode).toBe(201);
+    await t.request({
+      method: 'POST',
+      url: `/api/creator/live-rooms/${w2.room.id}/end`,
+      token: w2.creator.token,
+    });
+    const retry = await checkout(t, buyer.token, input, 'retry-after-end-01');
+    expect(retry.statusCode).toBe(201);
+    expect(retry.json().id).toBe(first.json().id);
+    const fresh = await checkout(t, buyer.token, input, 'retry-after-end-02');
+    expect(fresh.json().code).toBe('VENUE_NOT_SELLING');
+  });
+
+  it('stores no plain recipient data in idempotency records', async () => {
+    const buyer = await t.account(['buyer']);
+    const body = {
+      venue: { type: 'live_room', id: w.room.id },
+      items: [{ skuId: w.sku.id, quantity: 1 }],
+      recipient: recipient({ phone: '13611112222' }),
+    };
+    await checkout(t, buyer.token, body, 'pii-check-key-01');
+    const rows = await t.app.platform.db
+      .select()
+      .from(idempotencyKeys)
+      .where(eq(idempotencyKeys.key, 'pii-check-key-01'));
+    expect(rows).toHaveLength(1);
+    const text = JSON.stringify(rows);
+    for (const plain of ['13611112222', '张三丰', '文三路']) expect(text).not.toContain(plain);
+    // The request hash is keyed: the unkeyed hash of the same body does not appear.
+    expect(rows[0]!.requestHash).not.toBe(requestHash(body));
   });
 });

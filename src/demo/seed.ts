@@ -23,7 +23,6 @@ import { videos as videosTable } from '../modules/venues/schema.js';
 import type { Role } from '../platform/auth.js';
 import { type Clock, DAY, HOUR, MINUTE } from '../platform/clock.js';
 import { AppError } from '../platform/errors.js';
-import { requestHash } from '../platform/idempotency.js';
 import { idempotencyKeys } from '../platform/schema.js';
 import { createFaker, DEMO_CATEGORIES } from './fake-cn.js';
 
@@ -809,10 +808,7 @@ async function seedStory(
       recipient: buyers[o.buyer]!.recipients[o.recipient]!,
     };
     try {
-      const res = await orders.createOrder(buyerId, input, {
-        key: `demo-order-${o.n}`,
-        hash: requestHash(input),
-      });
+      const res = await orders.createOrder(buyerId, input, `demo-order-${o.n}`);
       state.set(o.n, { id: res.body.id, status: res.body.status });
       if (++placed % 100 === 0) log.info({ placed }, 'demo seed: orders placed');
     } catch (err) {
@@ -826,10 +822,7 @@ async function seedStory(
   async function pay(o: OrderPlan): Promise<void> {
     await step(o, ['pending_payment'], async (id) => {
       const buyerId = buyerIds[o.buyer]!;
-      const res = await payments.pay(buyerId, id, {
-        key: `demo-pay-${o.n}`,
-        hash: requestHash({ orderId: id }),
-      });
+      const res = await payments.pay(buyerId, id, `demo-pay-${o.n}`);
       if (res.body.orderStatus === 'paid') return 'paid';
       await app.paymentProvider.settle(); // async simulated mode: the webhook pays the order
       return (await orders.getBuyerOrder(buyerId, id)).status;

@@ -12,10 +12,53 @@ export interface IdempotentResult<T> {
   replayed: boolean;
 }
 
+/**
+ * Hash of a request, to tell a retry from a different request under the same key. Callers
+ * replace personal data by a keyed fingerprint first (see PrivacyVault.fingerprint), so a
+ * stored hash cannot confirm a guessed phone number.
+ */
 export function requestHash(parts: unknown): string {
   return createHash('sha256')
     .update(JSON.stringify(parts ?? null))
     .digest('base64url');
+}
+
+/**
+ * The stored response for a key, if its request completed. A use case calls this when its
+ * checks fail before the transaction: a retry of a request that succeeded (say, before the
+ * live room ended) must get that response back, not today's error.
+ */
+export async function storedResponse<T>(
+  db: Db,
+  ref: { scope: string; key: string; hash: string },
+): Promise<IdempotentResult<T> | null> {
+  const [prior] = await db
+    .select()
+    .from(idempotencyKeys)
+    .where(and(eq(idempotencyKeys.scope, ref.scope), eq(idempotencyKeys.key, ref.key)));
+  if (!prior || prior.statusCode === null) return null;
+  if (prior.requestHash !== ref.hash) {
+    throw new AppError(
+      'IDEMPOTENCY_KEY_REUSED',
+      'This Idempotency-Key was already used for a different request; use a new key for a new request.',
+    );
+  }
+  return { status: prior.statusCode, body: prior.response as T, replayed: true };
+}
+
+/** Runs pre-transaction checks; if they fail, a completed earlier request with the key wins. */
+export async function checkOrReplay<C, T>(
+  db: Db,
+  ref: { scope: string; key: string; hash: string },
+  checks: () => Promise<C>,
+): Promise<{ checked: C } | { replay: IdempotentResult<T> }> {
+  try {
+    return { checked: await checks() };
+  } catch (err) {
+    const replay = err instanceof AppError ? await storedResponse<T>(db, ref) : null;
+    if (replay) return { replay };
+    throw err;
+  }
 }
 
 /** Rolls back a transaction whose key turned out to be taken; the caller then replays. */
@@ -68,21 +111,11 @@ export async function runIdempotent<T>(
   } catch (err) {
     if (!(err instanceof KeyTaken)) throw err;
   }
-  const [prior] = await db
-    .select()
-    .from(idempotencyKeys)
-    .where(and(eq(idempotencyKeys.scope, ref.scope), eq(idempotencyKeys.key, ref.key)));
-  if (!prior || prior.statusCode === null) {
+  const replay = await storedResponse<T>(db, ref);
+  if (!replay)
     throw new AppError(
       'INVALID_STATE',
       'A request with this idempotency key is still in progress; retry it.',
     );
-  }
-  if (prior.requestHash !== ref.hash) {
-    throw new AppError(
-      'IDEMPOTENCY_KEY_REUSED',
-      'This Idempotency-Key was already used for a different request; use a new key for a new request.',
-    );
-  }
-  return { status: prior.statusCode, body: prior.response as T, replayed: true };
+  return replay;
 }

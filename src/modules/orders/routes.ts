@@ -2,7 +2,6 @@ import { z } from 'zod';
 import { requirePrincipal } from '../../platform/auth.js';
 import { AppError } from '../../platform/errors.js';
 import type { HttpServer } from '../../platform/http.js';
-import { requestHash } from '../../platform/idempotency.js';
 import { idempotencyHeaders, idOf, pageQuery, shopIdParams } from '../../platform/schemas.js';
 import { registerSignedWebhook } from '../../platform/webhooks.js';
 import { recipientInputSchema } from '../privacy/service.js';
@@ -41,10 +40,7 @@ export function orderRoutes(app: HttpServer, orders: OrderService, logisticsSecr
     },
     async (req, reply) => {
       const buyerId = requirePrincipal(req).accountId;
-      const result = await orders.createOrder(buyerId, req.body, {
-        key: req.headers['idempotency-key'],
-        hash: requestHash(req.body),
-      });
+      const result = await orders.createOrder(buyerId, req.body, req.headers['idempotency-key']);
       if (result.replayed) reply.header('idempotent-replayed', 'true');
       return reply.code(result.status).send(result.body);
     },

@@ -3,7 +3,7 @@ import { DAY, MINUTE } from '../../platform/clock.js';
 import type { Platform } from '../../platform/context.js';
 import { type Executor, rowsOf, type Tx } from '../../platform/db.js';
 import { AppError, invalidState, notFound } from '../../platform/errors.js';
-import { runIdempotent } from '../../platform/idempotency.js';
+import { checkOrReplay, requestHash, runIdempotent } from '../../platform/idempotency.js';
 import { newId } from '../../platform/ids.js';
 import { recordEvent } from '../../platform/outbox.js';
 import { inTransaction } from '../../platform/tx.js';
@@ -64,13 +64,8 @@ export class OrderService {
     private readonly vault: PrivacyVault,
   ) {}
 
-  /**
-   * Checkout: one transaction that seals the recipient, writes the order with its attribution
-   * snapshot, and reserves stock with one conditional UPDATE per SKU (never read-check-write).
-   * The stock rows are touched last, in id order, so hot rows stay locked only until commit
-   * and two checkouts cannot deadlock.
-   */
-  async createOrder(buyerId: string, input: CheckoutInput, idem: { key: string; hash: string }) {
+  /** What a checkout may buy: sellable SKUs of one shop, offered by the venue, and the attribution. */
+  private async checkoutOffer(input: CheckoutInput) {
     const skuIds = input.items.map((i) => i.skuId);
     if (new Set(skuIds).size !== skuIds.length) {
       throw new AppError(
@@ -124,11 +119,35 @@ export class OrderService {
     }
     const shopId = offered[0]!.shopId;
     if (venueOffer.status === 'rejected') throw venueOffer.reason;
-    const attribution = venueOffer.value;
+    return { byId, shopId, attribution: venueOffer.value };
+  }
+
+  /**
+   * Checkout: one transaction that seals the recipient, writes the order with its attribution
+   * snapshot, and reserves stock with one conditional UPDATE per SKU (never read-check-write).
+   * The stock rows are touched last, in id order, so hot rows stay locked only until commit
+   * and two checkouts cannot deadlock. A retry with the same key replays the first response.
+   */
+  async createOrder(buyerId: string, input: CheckoutInput, idempotencyKey: string) {
+    const ref = {
+      scope: `${buyerId}:create-order`,
+      key: idempotencyKey,
+      hash: requestHash({
+        venue: input.venue,
+        items: input.items,
+        recipient: this.vault.fingerprint(input.recipient),
+      }),
+    };
+    const pre = await checkOrReplay<Awaited<ReturnType<OrderService['checkoutOffer']>>, OrderView>(
+      this.p.db,
+      ref,
+      () => this.checkoutOffer(input),
+    );
+    if ('replay' in pre) return pre.replay;
+    const { byId, shopId, attribution } = pre.checked;
     await this.vault.ensureDataKey(shopId);
 
-    const scope = `${buyerId}:create-order`;
-    return runIdempotent(this.p.db, this.p.clock, { scope, ...idem }, async (tx) => {
+    return runIdempotent(this.p.db, this.p.clock, ref, async (tx) => {
       const now = this.p.clock.now();
       const orderId = newId('order');
       const lines: OrderLineRow[] = input.items.map((item) => {

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { signPayload } from '../../platform/signing.js';
 
@@ -56,7 +56,7 @@ export class SimulatedPaymentProvider implements PaymentProvider {
     const result: ChargeResult = { providerRef, status: this.mode === 'sync' ? 'succeeded' : 'pending' };
     this.charges.set(req.idempotencyKey, result);
     this.sendWebhook({
-      id: `whk_${randomUUID()}`,
+      id: `whk_${randomBytes(16).toString('base64url')}`,
       type: 'payment.succeeded',
       data: { providerRef, amountFen: req.amountFen },
     });

@@ -2,7 +2,6 @@ import { z } from 'zod';
 import { requirePrincipal } from '../../platform/auth.js';
 import { AppError } from '../../platform/errors.js';
 import type { HttpServer } from '../../platform/http.js';
-import { requestHash } from '../../platform/idempotency.js';
 import { idempotencyHeaders, idOf } from '../../platform/schemas.js';
 import { registerSignedWebhook } from '../../platform/webhooks.js';
 import type { PaymentService } from './service.js';
@@ -22,10 +21,11 @@ export function paymentRoutes(app: HttpServer, payments: PaymentService, webhook
       },
     },
     async (req, reply) => {
-      const result = await payments.pay(requirePrincipal(req).accountId, req.params.orderId, {
-        key: req.headers['idempotency-key'],
-        hash: requestHash({ orderId: req.params.orderId }),
-      });
+      const result = await payments.pay(
+        requirePrincipal(req).accountId,
+        req.params.orderId,
+        req.headers['idempotency-key'],
+      );
       if (result.replayed) reply.header('idempotent-replayed', 'true');
       return reply.code(result.status).send(result.body);
     },

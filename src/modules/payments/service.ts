@@ -1,6 +1,6 @@
 import { and, eq } from 'drizzle-orm';
 import type { Platform } from '../../platform/context.js';
-import { runIdempotent } from '../../platform/idempotency.js';
+import { requestHash, runIdempotent } from '../../platform/idempotency.js';
 import { newId } from '../../platform/ids.js';
 import { recordEvent } from '../../platform/outbox.js';
 import { inTransaction } from '../../platform/tx.js';
@@ -30,56 +30,52 @@ export class PaymentService {
    * Pays an unpaid order. The order row is locked for the attempt; a pending charge from an
    * earlier attempt is returned instead of charging again, so a buyer is never charged twice.
    */
-  async pay(buyerId: string, orderId: string, idem: { key: string; hash: string }) {
-    const result = await runIdempotent(
-      this.p.db,
-      this.p.clock,
-      { scope: `${buyerId}:pay`, ...idem },
-      async (tx) => {
-        // The pending-charge lookup runs right after the lock on the same connection, so it
-        // sees any charge a racing attempt committed.
-        const [order, [pending]] = await Promise.all([
-          this.orders.lockForPayment(tx, buyerId, orderId),
-          tx
-            .select()
-            .from(payments)
-            .where(and(eq(payments.orderId, orderId), eq(payments.status, 'pending'))),
-        ]);
-        if (pending) return { status: 200, body: paymentView(pending, order.status) };
-        const paymentId = newId('payment');
-        const charge = await this.provider.charge({
+  async pay(buyerId: string, orderId: string, idempotencyKey: string) {
+    const ref = { scope: `${buyerId}:pay`, key: idempotencyKey, hash: requestHash({ orderId }) };
+    const result = await runIdempotent(this.p.db, this.p.clock, ref, async (tx) => {
+      // The pending-charge lookup runs right after the lock on the same connection, so it
+      // sees any charge a racing attempt committed.
+      const [order, [pending]] = await Promise.all([
+        this.orders.lockForPayment(tx, buyerId, orderId),
+        tx
+          .select()
+          .from(payments)
+          .where(and(eq(payments.orderId, orderId), eq(payments.status, 'pending'))),
+      ]);
+      if (pending) return { status: 200, body: paymentView(pending, order.status) };
+      const paymentId = newId('payment');
+      const charge = await this.provider.charge({
+        paymentId,
+        orderId,
+        amountFen: order.totalFen,
+        idempotencyKey: paymentId,
+      });
+      const now = this.p.clock.now();
+      const row: PaymentRow = {
+        id: paymentId,
+        orderId,
+        shopId: order.shopId,
+        buyerAccountId: buyerId,
+        amountFen: order.totalFen,
+        provider: this.provider.name,
+        providerRef: charge.providerRef,
+        status: charge.status,
+        failureReason: charge.failureReason ?? null,
+        createdAt: now,
+        succeededAt: charge.status === 'succeeded' ? now : null,
+      };
+      const [, paid] = await Promise.all([
+        tx.insert(payments).values(row),
+        charge.status === 'succeeded' ? this.orders.markPaid(tx, orderId, paymentId) : false,
+        recordEvent(tx, this.p.clock, `payment.${charge.status}`, paymentId, {
           paymentId,
           orderId,
           amountFen: order.totalFen,
-          idempotencyKey: paymentId,
-        });
-        const now = this.p.clock.now();
-        const row: PaymentRow = {
-          id: paymentId,
-          orderId,
-          shopId: order.shopId,
-          buyerAccountId: buyerId,
-          amountFen: order.totalFen,
-          provider: this.provider.name,
-          providerRef: charge.providerRef,
-          status: charge.status,
-          failureReason: charge.failureReason ?? null,
-          createdAt: now,
-          succeededAt: charge.status === 'succeeded' ? now : null,
-        };
-        const [, paid] = await Promise.all([
-          tx.insert(payments).values(row),
-          charge.status === 'succeeded' ? this.orders.markPaid(tx, orderId, paymentId) : false,
-          recordEvent(tx, this.p.clock, `payment.${charge.status}`, paymentId, {
-            paymentId,
-            orderId,
-            amountFen: order.totalFen,
-          }),
-        ]);
-        const orderStatus: string = paid ? 'paid' : order.status;
-        return { status: 200, body: paymentView(row, orderStatus) };
-      },
-    );
+        }),
+      ]);
+      const orderStatus: string = paid ? 'paid' : order.status;
+      return { status: 200, body: paymentView(row, orderStatus) };
+    });
     if (!result.replayed) this.p.outbox.wake();
     return result;
   }
