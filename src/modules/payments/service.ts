@@ -85,7 +85,17 @@ export class PaymentService {
    * replay changes nothing. A payment that lands on an order already cancelled is flagged
    * for refund rather than reviving the order.
    */
-  async applyWebhook(event: PaymentWebhookEvent): Promise<{ applied: boolean; reason?: string }> {
+  async applyWebhook(
+    event: PaymentWebhookEvent,
+  ): Promise<{ applied: boolean; reason?: string; retry?: boolean }> {
+    // Most deliveries confirm what the synchronous charge already recorded: answer those
+    // with one read and no writes.
+    const [known] = await this.p.db
+      .select({ status: payments.status })
+      .from(payments)
+      .where(eq(payments.providerRef, event.data.providerRef));
+    if (!known) return { applied: false, reason: 'unknown_payment', retry: true };
+    if (known.status !== 'pending') return { applied: false, reason: `already_${known.status}` };
     const out = await inTransaction(this.p.db, async (tx) => {
       const [payment] = await tx
         .select()

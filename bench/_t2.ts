@@ -1,0 +1,31 @@
+import { sql } from 'drizzle-orm';
+import { benchApp } from './common.js';
+import { hashPassword } from '../src/modules/identity/password.js';
+const app = await benchApp();
+const { services: s, platform } = app;
+const tag = Date.now().toString(36);
+const ph = await hashPassword('x');
+const mk = (l: string, roles: any) => s.identity.createAccount({ login: l + tag, passwordHash: ph, displayName: l, roles });
+const op = await mk('op', ['operator']); const m = await mk('m', ['merchant']); const c = await mk('c', ['buyer', 'creator']); const b = await mk('b', ['buyer']);
+const shop = await s.catalog.createShop(m.id, { name: 'x' + tag, qualification: 'q' });
+await s.catalog.reviewShop(op.id, shop.id, 'approve');
+const cat = await s.catalog.ensureCategory(platform.db, { slug: 'beauty', nameZh: 'a', nameEn: 'b' });
+await s.creators.setSharingPermission(op.id, c.id, true, 'x');
+const room = await s.venues.createLiveRoom(c.id, { title: 'room', description: '' });
+const p = await s.catalog.createProduct(shop.id, { categoryId: cat.id, title: 'prod', description: '', commissionBps: 1000, skus: [{ name: 'a', priceFen: 100, stock: 100000 }] });
+await s.catalog.reviewProduct(op.id, p.id, 'approve'); await s.venues.addCartItem(c.id, room.id, p.id); await s.venues.transitionLiveRoom(c.id, room.id, 'live');
+const input = { venue: { type: 'live_room' as const, id: room.id }, items: [{ skuId: p.skus[0]!.id, quantity: 1 }], recipient: { name: '王小明', phone: '13912345678', province: '浙江省', city: '杭州市', district: '西湖区', detail: '文三路' } };
+const T: Record<string, number> = {};
+const time = async <X>(k: string, f: () => Promise<X>) => { const a = performance.now(); const r = await f(); T[k] = (T[k] ?? 0) + performance.now() - a; return r; };
+const N = Number(process.env.N ?? 40);
+for (let i = 0; i < N; i++) {
+  await time('offer', () => (s.orders as any).checkoutOffer(input));
+  await time('select1', () => platform.db.execute(sql`select 1`));
+  await time('tx-empty', () => platform.db.transaction(async (tx) => { await tx.execute(sql`select 1`); }));
+  const r = await time('createOrder', () => s.orders.createOrder(b.id, input, `k-${i}-${tag}`));
+  await time('pay', () => s.payments.pay(b.id, (r.body as any).id, `p-${i}-${tag}`));
+  await time('settle', () => app.paymentProvider.settle());
+  await time('drain', () => platform.outbox.drain());
+}
+for (const [k, v] of Object.entries(T)) console.log(k.padEnd(12), (v / N).toFixed(2), 'ms');
+await app.close();
