@@ -145,13 +145,40 @@ CREATE TABLE "payments" (
 	CONSTRAINT "payments_provider_ref_unique" UNIQUE("provider_ref")
 );
 --> statement-breakpoint
+CREATE TABLE "carrier_accounts" (
+	"account_id" text PRIMARY KEY NOT NULL,
+	"carrier" text NOT NULL,
+	"created_at" timestamp with time zone NOT NULL
+);
+--> statement-breakpoint
+CREATE TABLE "decrypt_quotas" (
+	"shop_id" text NOT NULL,
+	"day" text NOT NULL,
+	"base" integer NOT NULL,
+	"raised" integer DEFAULT 0 NOT NULL,
+	"raise_reason" text,
+	"used" integer DEFAULT 0 NOT NULL,
+	CONSTRAINT "decrypt_quotas_shop_id_day_pk" PRIMARY KEY("shop_id","day")
+);
+--> statement-breakpoint
 CREATE TABLE "privacy_data_keys" (
 	"id" text PRIMARY KEY NOT NULL,
 	"shop_id" text NOT NULL,
+	"bucket" text NOT NULL,
 	"wrapped_key" text,
 	"master_key_version" text NOT NULL,
 	"created_at" timestamp with time zone NOT NULL,
 	"shredded_at" timestamp with time zone
+);
+--> statement-breakpoint
+CREATE TABLE "privacy_grants" (
+	"shop_id" text NOT NULL,
+	"account_id" text NOT NULL,
+	"granted_by" text NOT NULL,
+	"reason" text NOT NULL,
+	"granted_at" timestamp with time zone NOT NULL,
+	"revoked_at" timestamp with time zone,
+	CONSTRAINT "privacy_grants_shop_id_account_id_pk" PRIMARY KEY("shop_id","account_id")
 );
 --> statement-breakpoint
 CREATE TABLE "recipients" (
@@ -166,7 +193,34 @@ CREATE TABLE "recipients" (
 	"address_mask" text NOT NULL,
 	"phone_index" text NOT NULL,
 	"name_index" text NOT NULL,
-	"created_at" timestamp with time zone NOT NULL
+	"created_at" timestamp with time zone NOT NULL,
+	"erased_at" timestamp with time zone
+);
+--> statement-breakpoint
+CREATE TABLE "virtual_number_bindings" (
+	"id" text PRIMARY KEY NOT NULL,
+	"main_number" text NOT NULL,
+	"extension" text NOT NULL,
+	"order_id" text NOT NULL,
+	"shop_id" text NOT NULL,
+	"recipient_id" text NOT NULL,
+	"created_at" timestamp with time zone NOT NULL,
+	"expires_at" timestamp with time zone NOT NULL,
+	"released_at" timestamp with time zone
+);
+--> statement-breakpoint
+CREATE TABLE "waybills" (
+	"id" text PRIMARY KEY NOT NULL,
+	"order_id" text NOT NULL,
+	"shop_id" text NOT NULL,
+	"carrier" text NOT NULL,
+	"tracking_no" text NOT NULL,
+	"recipient_id" text NOT NULL,
+	"label" jsonb NOT NULL,
+	"print_payload" text NOT NULL,
+	"signature" text NOT NULL,
+	"created_at" timestamp with time zone NOT NULL,
+	"redeemed_count" integer DEFAULT 0 NOT NULL
 );
 --> statement-breakpoint
 CREATE TABLE "live_room_items" (
@@ -234,6 +288,24 @@ CREATE TABLE "outbox_events" (
 	"last_error" text
 );
 --> statement-breakpoint
+CREATE TABLE "security_events" (
+	"id" text PRIMARY KEY NOT NULL,
+	"chain" text NOT NULL,
+	"seq" integer NOT NULL,
+	"prev_hash" text NOT NULL,
+	"hash" text NOT NULL,
+	"operation" text NOT NULL,
+	"account_id" text,
+	"account_type" text NOT NULL,
+	"shop_id" text,
+	"order_ids" text[] NOT NULL,
+	"reason" text,
+	"ip" text,
+	"user_agent" text,
+	"details" jsonb NOT NULL,
+	"occurred_at" timestamp with time zone NOT NULL
+);
+--> statement-breakpoint
 ALTER TABLE "products" ADD CONSTRAINT "products_shop_id_shops_id_fk" FOREIGN KEY ("shop_id") REFERENCES "public"."shops"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "products" ADD CONSTRAINT "products_category_id_categories_id_fk" FOREIGN KEY ("category_id") REFERENCES "public"."categories"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "skus" ADD CONSTRAINT "skus_product_id_products_id_fk" FOREIGN KEY ("product_id") REFERENCES "public"."products"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
@@ -256,12 +328,21 @@ CREATE INDEX "orders_buyer_idx" ON "orders" USING btree ("buyer_account_id","id"
 CREATE INDEX "orders_unpaid_deadline_idx" ON "orders" USING btree ("pay_deadline") WHERE "orders"."status" = 'pending_payment';--> statement-breakpoint
 CREATE INDEX "orders_delivered_idx" ON "orders" USING btree ("delivered_at") WHERE "orders"."status" = 'delivered';--> statement-breakpoint
 CREATE INDEX "orders_tracking_idx" ON "orders" USING btree ("tracking_no");--> statement-breakpoint
+CREATE INDEX "orders_shop_paid_idx" ON "orders" USING btree ("shop_id","paid_at");--> statement-breakpoint
 CREATE INDEX "payments_order_idx" ON "payments" USING btree ("order_id");--> statement-breakpoint
-CREATE UNIQUE INDEX "privacy_data_keys_active_uq" ON "privacy_data_keys" USING btree ("shop_id") WHERE "privacy_data_keys"."shredded_at" is null;--> statement-breakpoint
+CREATE UNIQUE INDEX "privacy_data_keys_active_uq" ON "privacy_data_keys" USING btree ("shop_id","bucket") WHERE "privacy_data_keys"."shredded_at" is null;--> statement-breakpoint
+CREATE INDEX "privacy_data_keys_version_idx" ON "privacy_data_keys" USING btree ("master_key_version");--> statement-breakpoint
 CREATE INDEX "recipients_shop_phone_idx" ON "recipients" USING btree ("shop_id","phone_index");--> statement-breakpoint
 CREATE INDEX "recipients_shop_name_idx" ON "recipients" USING btree ("shop_id","name_index");--> statement-breakpoint
+CREATE UNIQUE INDEX "virtual_number_active_uq" ON "virtual_number_bindings" USING btree ("main_number","extension") WHERE "virtual_number_bindings"."released_at" is null;--> statement-breakpoint
+CREATE UNIQUE INDEX "virtual_number_order_active_uq" ON "virtual_number_bindings" USING btree ("order_id") WHERE "virtual_number_bindings"."released_at" is null;--> statement-breakpoint
+CREATE UNIQUE INDEX "waybills_tracking_uq" ON "waybills" USING btree ("carrier","tracking_no");--> statement-breakpoint
+CREATE INDEX "waybills_order_idx" ON "waybills" USING btree ("order_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "live_room_items_active_uq" ON "live_room_items" USING btree ("room_id","product_id") WHERE "live_room_items"."removed_at" is null;--> statement-breakpoint
 CREATE INDEX "live_rooms_creator_idx" ON "live_rooms" USING btree ("creator_account_id");--> statement-breakpoint
 CREATE INDEX "live_rooms_status_idx" ON "live_rooms" USING btree ("status");--> statement-breakpoint
 CREATE INDEX "videos_creator_idx" ON "videos" USING btree ("creator_account_id");--> statement-breakpoint
-CREATE INDEX "outbox_unpublished_idx" ON "outbox_events" USING btree ("id") WHERE "outbox_events"."published_at" is null;
+CREATE INDEX "outbox_unpublished_idx" ON "outbox_events" USING btree ("id") WHERE "outbox_events"."published_at" is null;--> statement-breakpoint
+CREATE UNIQUE INDEX "security_events_chain_seq_uq" ON "security_events" USING btree ("chain","seq");--> statement-breakpoint
+CREATE INDEX "security_events_shop_idx" ON "security_events" USING btree ("shop_id","occurred_at");--> statement-breakpoint
+CREATE INDEX "security_events_time_idx" ON "security_events" USING btree ("occurred_at");

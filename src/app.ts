@@ -2,6 +2,8 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
+import { auditRoutes } from './modules/audit/routes.js';
+import { AuditLog } from './modules/audit/service.js';
 import { catalogRoutes } from './modules/catalog/routes.js';
 import { CatalogService, countSoldUnits } from './modules/catalog/service.js';
 import { creatorRoutes } from './modules/creators/routes.js';
@@ -13,7 +15,12 @@ import { OrderService } from './modules/orders/service.js';
 import { SimulatedPaymentProvider } from './modules/payments/provider.js';
 import { PAYMENT_WEBHOOK_URL, paymentRoutes } from './modules/payments/routes.js';
 import { PaymentService } from './modules/payments/service.js';
+import { DecryptService } from './modules/privacy/decrypt.js';
+import { BuyerErasure } from './modules/privacy/erasure.js';
+import { privacyRoutes } from './modules/privacy/routes.js';
 import { PrivacyVault } from './modules/privacy/service.js';
+import { VirtualNumbers } from './modules/privacy/virtual-numbers.js';
+import { Waybills } from './modules/privacy/waybills.js';
 import { venueRoutes } from './modules/venues/routes.js';
 import { VenueService } from './modules/venues/service.js';
 import { type Clock, systemClock } from './platform/clock.js';
@@ -52,6 +59,11 @@ export interface App {
     orders: OrderService;
     payments: PaymentService;
     vault: PrivacyVault;
+    audit: AuditLog;
+    numbers: VirtualNumbers;
+    waybills: Waybills;
+    decrypt: DecryptService;
+    erasure: BuyerErasure;
   };
   paymentProvider: SimulatedPaymentProvider;
   close(): Promise<void>;
@@ -78,33 +90,55 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   const masterKey =
     opts.masterKey ?? localMasterKey({ keyDir: config.KEY_DIR, envKey: config.LIVECART_MASTER_KEY });
   const identity = new IdentityService(platform);
-  const vault = new PrivacyVault(db, masterKey, clock);
+  const vault = new PrivacyVault(db, masterKey, clock, config.PLATFORM_UTC_OFFSET_MINUTES);
   const catalog = new CatalogService(platform, identity);
   const creators = new CreatorService(platform);
   const venues = new VenueService(platform, catalog, creators);
-  const orders = new OrderService(platform, venues, vault);
+  const numbers = new VirtualNumbers(platform, vault);
+  const waybills = new Waybills(platform, vault, numbers, masterKey);
+  const orders = new OrderService(platform, venues, vault, waybills);
   const paymentProvider = new SimulatedPaymentProvider(
     config.PAYMENT_WEBHOOK_SECRET,
     config.PAYMENT_SIM_MODE,
     log,
   );
   const payments = new PaymentService(platform, orders, paymentProvider);
+  const audit = new AuditLog(platform);
+  const decrypt = new DecryptService(platform, vault, numbers, audit, {
+    orderFacts: (shopId, ids) => orders.decryptFacts(shopId, ids),
+    paidOrdersByDay: (shopId, from, to) => orders.paidOrdersByDay(shopId, from, to),
+  });
+  const erasure = new BuyerErasure(platform, vault, audit, {
+    recipientsForErasure: (buyerId) => orders.recipientsForErasure(buyerId),
+    anonymiseAccount: (tx, accountId) => identity.anonymiseAccount(tx, accountId),
+  });
 
   outbox.subscribe('venues.room-sales', 'order.paid', (e, tx) => venues.onOrderPaid(e, tx));
   outbox.subscribe('catalog.sold-units', 'order.paid', (e, tx) => countSoldUnits(e, tx));
   jobs.register({ name: 'orders.cancel-unpaid', run: () => orders.sweepUnpaid() });
   jobs.register({ name: 'orders.auto-confirm', run: () => orders.sweepAutoConfirm() });
+  jobs.register({
+    name: 'privacy.shred-expired',
+    run: () =>
+      vault.shredExpired({ retentionDays: config.RETENTION_DAYS, afterSalesDays: config.AFTER_SALES_DAYS }),
+  });
+  jobs.register({ name: 'privacy.release-virtual-numbers', run: () => numbers.releaseExpired() });
 
   const http = await createHttpServer({
     logger: log,
     auth: identity,
     webRoot: existsSync(WEB_DIST) ? WEB_DIST : undefined,
+    trustedProxies: config.TRUSTED_PROXIES.split(',')
+      .map((p) => p.trim())
+      .filter(Boolean),
   });
   identityRoutes(http, identity, (ids) => catalog.shopSummaries(ids));
   catalogRoutes(http, catalog);
   creatorRoutes(http, creators);
   venueRoutes(http, venues);
-  orderRoutes(http, orders, config.LOGISTICS_WEBHOOK_SECRET);
+  orderRoutes(http, orders, { logisticsSecret: config.LOGISTICS_WEBHOOK_SECRET, vault, audit, db });
+  privacyRoutes(http, { decrypt, erasure, audit });
+  auditRoutes(http, audit);
   paymentRoutes(http, payments, config.PAYMENT_WEBHOOK_SECRET);
   http.get('/health', { schema: { hide: true } }, async () => ({ ok: true, db: database.kind }));
 
@@ -129,7 +163,20 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     http,
     platform,
     database,
-    services: { identity, catalog, creators, venues, orders, payments, vault },
+    services: {
+      identity,
+      catalog,
+      creators,
+      venues,
+      orders,
+      payments,
+      vault,
+      audit,
+      numbers,
+      waybills,
+      decrypt,
+      erasure,
+    },
     paymentProvider,
     async close() {
       jobs.stop();

@@ -871,7 +871,7 @@ async function seedStory(
         o,
         ['paid'],
         async (id) =>
-          (await orders.ship(shopId, id, { carrier: o.carrier, trackingNo: o.trackingNo })).status,
+          (await orders.ship(shopId, id, { carrier: o.carrier, trackingNo: o.trackingNo })).order.status,
       ),
     );
     at(o.deliverAt, () =>

@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from './errors.js';
 
-export const ROLES = ['buyer', 'merchant', 'creator', 'service_provider', 'operator'] as const;
+export const ROLES = ['buyer', 'merchant', 'creator', 'service_provider', 'operator', 'carrier'] as const;
 export type Role = (typeof ROLES)[number];
 
 /** What shop staff may do; an owner holds them all. */
@@ -10,6 +10,8 @@ export const SHOP_PERMISSIONS = [
   'products.write',
   'orders.read',
   'orders.ship',
+  'orders.decrypt',
+  'orders.export',
   'staff.manage',
 ] as const;
 export type ShopPermission = (typeof SHOP_PERMISSIONS)[number];

@@ -36,6 +36,23 @@ const envSchema = z.object({
     .default('true')
     .transform((v) => v === 'true'),
   DB_POOL_MAX: z.coerce.number().int().min(1).max(200).default(20),
+  /** Platform time zone as minutes east of UTC (China Standard Time): days, quotas and buckets follow it. */
+  PLATFORM_UTC_OFFSET_MINUTES: z.coerce.number().int().min(-720).max(840).default(480),
+  /** Days after delivery (or receipt) during which after-sales may be opened. */
+  AFTER_SALES_DAYS: z.coerce.number().int().min(1).max(90).default(7),
+  /** Decrypt quota: highest daily paid orders of the last 7 days × coefficient, at least the floor. */
+  DECRYPT_QUOTA_COEFFICIENT: z.coerce.number().positive().max(100).default(1.5),
+  DECRYPT_QUOTA_MIN: z.coerce.number().int().min(0).default(20),
+  /** Days after an order closes (after-sales window over) when its recipient data is shredded. */
+  RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
+  /** Virtual-number pool: comma-separated ranges of 11-digit main numbers in the 170/171 ranges. */
+  VIRTUAL_NUMBER_POOL: z
+    .string()
+    .regex(/^(17[01]\d{8}(-17[01]\d{8})?)(,(17[01]\d{8}(-17[01]\d{8})?))*$/, 'ranges of 170/171 numbers')
+    .default('17000000000-17000000099,17100000000-17100000099'),
+  TELEPHONY_WEBHOOK_SECRET: z.string().min(16).default('sim-telephony-webhook-secret-change-me'),
+  /** Proxies whose X-Forwarded-For is believed (comma-separated IPs or CIDRs), for the real client IP. */
+  TRUSTED_PROXIES: z.string().default(''),
 });
 
 export type Config = z.output<typeof envSchema>;

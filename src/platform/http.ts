@@ -45,11 +45,13 @@ export async function createHttpServer(opts: {
   auth: AuthResolver;
   /** Folder of the built web app to serve at `/`, when it exists. */
   webRoot?: string | undefined;
+  /** Proxies whose X-Forwarded-For is believed; `req.ip` is then the real client address. */
+  trustedProxies?: string[];
 }): Promise<HttpServer> {
   const app = Fastify({
     loggerInstance: opts.logger,
     bodyLimit: 256 * 1024,
-    trustProxy: false,
+    trustProxy: opts.trustedProxies?.length ? opts.trustedProxies : false,
     // Our onResponse hook logs one line per API request (route, status, ms) and never bodies.
     logController: new LogController({ disableRequestLogging: true }),
   }).withTypeProvider<ZodTypeProvider>();

@@ -17,6 +17,9 @@ export const ID_PREFIX = {
   recipient: 'rcp',
   dataKey: 'dk',
   event: 'evt',
+  securityEvent: 'sev',
+  virtualNumber: 'vn',
+  waybill: 'wb',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIX;

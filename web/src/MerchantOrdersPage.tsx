@@ -268,10 +268,13 @@ function ShipForm(props: { shopId: string; order: Order; onShipped: (o: Order) =
     setBusy(true);
     setError(null);
     try {
-      const o = await api<Order>('POST', `/api/shops/${props.shopId}/orders/${props.order.id}/ship`, {
-        body: { carrier, trackingNo: trackingNo.trim() },
-      });
-      props.onShipped(o);
+      // The answer also carries the privacy waybill (masked label + carrier-only payload) to print.
+      const shipped = await api<{ order: Order }>(
+        'POST',
+        `/api/shops/${props.shopId}/orders/${props.order.id}/ship`,
+        { body: { carrier, trackingNo: trackingNo.trim() } },
+      );
+      props.onShipped(shipped.order);
     } catch (err) {
       setError(err instanceof ApiError ? err.message : errorText(err, t('networkError')));
     } finally {

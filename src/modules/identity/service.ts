@@ -117,6 +117,16 @@ export class IdentityService implements AuthResolver {
     return principal;
   }
 
+  /** Account deletion: the login is freed, the password disabled, roles and sessions removed. */
+  async anonymiseAccount(tx: Executor, accountId: string): Promise<void> {
+    await tx
+      .update(accounts)
+      .set({ login: `deleted_${accountId}`, displayName: '已注销用户', passwordHash: 'disabled', roles: [] })
+      .where(eq(accounts.id, accountId));
+    await tx.delete(sessions).where(eq(sessions.accountId, accountId));
+    this.sessionCache.clear();
+  }
+
   async shopPermissions(accountId: string, shopId: string): Promise<ShopPermission[] | null> {
     const [m] = await this.p.db
       .select({ permissions: shopMembers.permissions })

@@ -1,9 +1,13 @@
+import { Readable } from 'node:stream';
 import { z } from 'zod';
 import { requirePrincipal } from '../../platform/auth.js';
+import type { Db } from '../../platform/db.js';
 import { AppError } from '../../platform/errors.js';
 import type { HttpServer } from '../../platform/http.js';
 import { idempotencyHeaders, idOf, pageQuery, shopIdParams } from '../../platform/schemas.js';
 import { registerSignedWebhook } from '../../platform/webhooks.js';
+import type { AuditLog } from '../audit/service.js';
+import type { PrivacyVault } from '../privacy/service.js';
 import { recipientInputSchema } from '../privacy/service.js';
 import { ORDER_STATUSES, VENUE_TYPES } from './schema.js';
 import type { OrderService } from './service.js';
@@ -24,7 +28,20 @@ export const checkoutBody = z.object({
   recipient: recipientInputSchema,
 });
 
-export function orderRoutes(app: HttpServer, orders: OrderService, logisticsSecret: string): void {
+export interface OrderRouteDeps {
+  logisticsSecret: string;
+  vault: PrivacyVault;
+  audit: AuditLog;
+  /** Where standalone audit events are written (views and exports have no transaction). */
+  db: Db;
+}
+
+const MERCHANT_SIDE = ['merchant', 'service_provider'] as const;
+/** An export holds at most this many orders; narrow the filter (dates, status) for more. */
+export const EXPORT_MAX_ORDERS = 5_000;
+
+export function orderRoutes(app: HttpServer, orders: OrderService, deps: OrderRouteDeps): void {
+  const { logisticsSecret, vault, audit, db } = deps;
   app.post(
     '/api/orders',
     {
@@ -93,28 +110,106 @@ export function orderRoutes(app: HttpServer, orders: OrderService, logisticsSecr
   app.get(
     '/api/shops/:shopId/orders',
     {
-      config: { access: { roles: ['merchant'], shopPermission: 'orders.read' } },
+      config: { access: { roles: MERCHANT_SIDE, shopPermission: 'orders.read' } },
       schema: {
         tags: ['orders'],
-        summary: "The shop's orders with masked recipients, newest first",
+        summary: "The shop's orders with masked recipients, newest first (audited list view)",
+        description:
+          'Search by the buyer’s full phone number or full name: matched through a keyed blind index, never by decrypting.',
         params: shopIdParams,
-        querystring: pageQuery.extend({ status: z.enum(ORDER_STATUSES).optional() }),
+        querystring: pageQuery.extend({
+          status: z.enum(ORDER_STATUSES).optional(),
+          phone: z
+            .string()
+            .trim()
+            .regex(/^(\+?86)?1[3-9]\d{9}$/, 'must be a full mainland mobile number')
+            .optional(),
+          name: z.string().trim().min(1).max(40).optional(),
+        }),
       },
     },
-    async (req) => orders.listShopOrders(req.params.shopId, req.query),
+    async (req) => {
+      const { shopId } = req.params;
+      const { phone, name, ...page } = req.query;
+      const recipientIds = phone || name ? await vault.findRecipientIds(shopId, { phone, name }) : undefined;
+      const result = await orders.listShopOrders(shopId, { ...page, recipientIds });
+      await audit.record(db, {
+        operation: 'view_order_list',
+        actor: await audit.actorForShop(req, shopId),
+        shopId,
+        orderIds: result.items.map((o) => o.id),
+        details: {
+          count: result.items.length,
+          status: page.status ?? null,
+          search: phone ? 'phone' : name ? 'name' : null,
+        },
+      });
+      return result;
+    },
+  );
+
+  app.get(
+    '/api/shops/:shopId/orders/export.csv',
+    {
+      config: { access: { roles: MERCHANT_SIDE, shopPermission: 'orders.export' } },
+      schema: {
+        tags: ['orders'],
+        summary: `Export orders as CSV (masks only; at most ${EXPORT_MAX_ORDERS} orders; audited)`,
+        params: shopIdParams,
+        querystring: z.object({
+          status: z.enum(ORDER_STATUSES).optional(),
+          from: z.coerce.date().optional(),
+          to: z.coerce.date().optional(),
+          reason: z.string().trim().min(2).max(200),
+        }),
+      },
+    },
+    async (req, reply) => {
+      const { shopId } = req.params;
+      const { reason, ...filter } = req.query;
+      const ids = await orders.shopOrderIds(shopId, filter, EXPORT_MAX_ORDERS + 1);
+      if (ids.length > EXPORT_MAX_ORDERS) {
+        throw new AppError(
+          'VALIDATION_FAILED',
+          `querystring: the filter matches more than ${EXPORT_MAX_ORDERS} orders; narrow it by status or dates.`,
+        );
+      }
+      await audit.record(db, {
+        operation: 'export_order_list',
+        actor: await audit.actorForShop(req, shopId),
+        shopId,
+        orderIds: ids,
+        reason,
+        details: { format: 'csv', count: ids.length, status: filter.status ?? null },
+      });
+      reply
+        .header('content-type', 'text/csv; charset=utf-8')
+        .header('content-disposition', `attachment; filename="orders-${shopId}.csv"`);
+      return reply.send(Readable.from(orders.exportShopOrdersCsv(shopId, filter)));
+    },
   );
 
   app.get(
     '/api/shops/:shopId/orders/:orderId',
     {
-      config: { access: { roles: ['merchant'], shopPermission: 'orders.read' } },
+      config: { access: { roles: MERCHANT_SIDE, shopPermission: 'orders.read' } },
       schema: {
         tags: ['orders'],
-        summary: 'One order of the shop (masked recipient)',
+        summary: 'One order of the shop (masked recipient; audited view)',
         params: shopIdParams.merge(orderParams),
       },
     },
-    async (req) => orders.getShopOrder(req.params.shopId, req.params.orderId),
+    async (req) => {
+      const { shopId, orderId } = req.params;
+      const order = await orders.getShopOrder(shopId, orderId);
+      await audit.record(db, {
+        operation: 'view_order',
+        actor: await audit.actorForShop(req, shopId),
+        shopId,
+        orderIds: [orderId],
+      });
+      return order;
+    },
   );
 
   app.post(
@@ -134,7 +229,18 @@ export function orderRoutes(app: HttpServer, orders: OrderService, logisticsSecr
         }),
       },
     },
-    async (req) => orders.ship(req.params.shopId, req.params.orderId, req.body),
+    async (req) => {
+      const { shopId, orderId } = req.params;
+      const result = await orders.ship(shopId, orderId, req.body);
+      await audit.record(db, {
+        operation: 'print_order',
+        actor: await audit.actorForShop(req, shopId),
+        shopId,
+        orderIds: [orderId],
+        details: { waybillId: result.waybill.id, carrier: req.body.carrier },
+      });
+      return result;
+    },
   );
 
   registerSignedWebhook(app, {

@@ -51,6 +51,7 @@ export const orders = pgTable(
     index('orders_unpaid_deadline_idx').on(t.payDeadline).where(sql`${t.status} = 'pending_payment'`),
     index('orders_delivered_idx').on(t.deliveredAt).where(sql`${t.status} = 'delivered'`),
     index('orders_tracking_idx').on(t.trackingNo),
+    index('orders_shop_paid_idx').on(t.shopId, t.paidAt),
     check('orders_total_positive', sql`${t.totalFen} > 0`),
   ],
 );

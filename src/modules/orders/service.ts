@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, inArray, lt, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gte, inArray, lt, sql } from 'drizzle-orm';
 import { DAY, MINUTE } from '../../platform/clock.js';
 import type { Platform } from '../../platform/context.js';
 import { type Executor, rowsOf, type Tx } from '../../platform/db.js';
@@ -9,6 +9,7 @@ import { recordEvent } from '../../platform/outbox.js';
 import { inTransaction } from '../../platform/tx.js';
 import { products, shops, skus } from '../catalog/schema.js';
 import type { PrivacyVault, RecipientInput } from '../privacy/service.js';
+import type { IssuedWaybill, Waybills } from '../privacy/waybills.js';
 import type { VenueService } from '../venues/service.js';
 import { type OrderStatus, orderLines, orders, type VenueType } from './schema.js';
 
@@ -62,6 +63,8 @@ export class OrderService {
     private readonly p: Platform,
     private readonly venues: VenueService,
     private readonly vault: PrivacyVault,
+    /** Shipping prints a privacy waybill in the same transaction: no label, no shipment. */
+    private readonly waybills: Pick<Waybills, 'issue'>,
   ) {}
 
   /** What a checkout may buy: sellable SKUs of one shop, offered by the venue, and the attribution. */
@@ -145,7 +148,7 @@ export class OrderService {
     );
     if ('replay' in pre) return pre.replay;
     const { byId, shopId, attribution } = pre.checked;
-    await this.vault.ensureDataKey(shopId);
+    const dataKey = await this.vault.dataKeyFor(shopId);
 
     return runIdempotent(this.p.db, this.p.clock, ref, async (tx) => {
       const now = this.p.clock.now();
@@ -171,7 +174,7 @@ export class OrderService {
       const totalFen = lines.reduce((s, l) => s + l.lineTotalFen, 0);
       // Every write is issued at once (pipelined on PostgreSQL); the stock rows come last and
       // in SKU-id order, so a hot row is held only for the rest of this transaction.
-      const recipient = this.vault.sealRecipient(tx, shopId, input.recipient);
+      const recipient = this.vault.sealRecipient(tx, dataKey, input.recipient);
       const order: OrderRow = {
         id: orderId,
         shopId,
@@ -298,11 +301,19 @@ export class OrderService {
   /** The shop's order list, newest first; a keyset cursor keeps deep pages as fast as the first. */
   async listShopOrders(
     shopId: string,
-    page: { status?: OrderStatus | undefined; cursor?: string | undefined; limit: number },
+    page: {
+      status?: OrderStatus | undefined;
+      cursor?: string | undefined;
+      limit: number;
+      /** Only orders to these recipients (a blind-index search by phone or name). */
+      recipientIds?: string[] | undefined;
+    },
   ) {
+    if (page.recipientIds?.length === 0) return { items: [], nextCursor: null };
     const conds = [eq(orders.shopId, shopId)];
     if (page.status) conds.push(eq(orders.status, page.status));
     if (page.cursor) conds.push(lt(orders.id, page.cursor));
+    if (page.recipientIds) conds.push(inArray(orders.recipientId, page.recipientIds));
     const rows = await this.p.db
       .select()
       .from(orders)
@@ -310,6 +321,81 @@ export class OrderService {
       .orderBy(desc(orders.id))
       .limit(page.limit);
     return { items: await this.withLines(this.p.db, rows), nextCursor: nextCursor(rows, page.limit) };
+  }
+
+  /** Ids of the shop's orders matching an export filter, newest first (at most `limit`). */
+  async shopOrderIds(
+    shopId: string,
+    filter: { status?: OrderStatus | undefined; from?: Date | undefined; to?: Date | undefined },
+    limit: number,
+  ): Promise<string[]> {
+    const conds = [eq(orders.shopId, shopId)];
+    if (filter.status) conds.push(eq(orders.status, filter.status));
+    if (filter.from) conds.push(gte(orders.createdAt, filter.from));
+    if (filter.to) conds.push(lt(orders.createdAt, filter.to));
+    const rows = await this.p.db
+      .select({ id: orders.id })
+      .from(orders)
+      .where(and(...conds))
+      .orderBy(desc(orders.id))
+      .limit(limit);
+    return rows.map((r) => r.id);
+  }
+
+  /**
+   * The shop's orders as CSV lines, newest first, streamed in keyset pages so a large export
+   * never sits in memory. Recipients appear as masks only.
+   */
+  async *exportShopOrdersCsv(
+    shopId: string,
+    filter: { status?: OrderStatus | undefined; from?: Date | undefined; to?: Date | undefined },
+  ): AsyncGenerator<string> {
+    yield `${CSV_HEADER.join(',')}\n`;
+    let cursor: string | undefined;
+    for (;;) {
+      const conds = [eq(orders.shopId, shopId)];
+      if (filter.status) conds.push(eq(orders.status, filter.status));
+      if (filter.from) conds.push(gte(orders.createdAt, filter.from));
+      if (filter.to) conds.push(lt(orders.createdAt, filter.to));
+      if (cursor) conds.push(lt(orders.id, cursor));
+      const rows = await this.p.db
+        .select()
+        .from(orders)
+        .where(and(...conds))
+        .orderBy(desc(orders.id))
+        .limit(1000);
+      if (rows.length === 0) return;
+      const lines = await this.linesOf(
+        this.p.db,
+        rows.map((r) => r.id),
+      );
+      yield rows
+        .map((o) =>
+          [
+            o.id,
+            o.createdAt.toISOString(),
+            o.status,
+            (o.totalFen / 100).toFixed(2),
+            o.venueType,
+            o.venueId ?? '',
+            o.creatorAccountId ?? '',
+            lines
+              .filter((l) => l.orderId === o.id)
+              .map((l) => `${l.title} ${l.skuName} ×${l.quantity}`)
+              .join('; '),
+            o.recipientNameMask,
+            o.recipientPhoneMask,
+            o.recipientAddressMask,
+            o.carrier ?? '',
+            o.trackingNo ?? '',
+          ]
+            .map(csvCell)
+            .join(','),
+        )
+        .join('\n')
+        .concat('\n');
+      cursor = rows[rows.length - 1]!.id;
+    }
   }
 
   /** Another shop's order answers 404, exactly like a missing one. */
@@ -320,6 +406,56 @@ export class OrderService {
       .where(and(eq(orders.id, orderId), eq(orders.shopId, shopId)));
     if (!o) throw notFound('ORDER_NOT_FOUND', 'Order', orderId);
     return (await this.withLines(this.p.db, [o]))[0]!;
+  }
+
+  /** The facts the privacy module's decrypt needs (a port; it does not read this table itself). */
+  async decryptFacts(shopId: string, orderIds: string[]) {
+    if (orderIds.length === 0) return [];
+    return this.p.db
+      .select({
+        id: orders.id,
+        shopId: orders.shopId,
+        status: orders.status,
+        recipientId: orders.recipientId,
+        deliveredAt: orders.deliveredAt,
+        completedAt: orders.completedAt,
+      })
+      .from(orders)
+      .where(and(eq(orders.shopId, shopId), inArray(orders.id, orderIds)));
+  }
+
+  /** Paid orders per local day in [from, to), for the decrypt quota. */
+  async paidOrdersByDay(shopId: string, from: Date, to: Date): Promise<number[]> {
+    const offset = this.p.config.PLATFORM_UTC_OFFSET_MINUTES;
+    const rows = rowsOf<{ n: number }>(
+      await this.p.db.execute(sql`
+        select count(*)::int as n from ${orders}
+        where shop_id = ${shopId} and paid_at >= ${from.toISOString()}::timestamptz and paid_at < ${to.toISOString()}::timestamptz
+        group by date_trunc('day', paid_at + make_interval(mins => ${offset}))`),
+    );
+    return rows.map((r) => Number(r.n));
+  }
+
+  /** Recipient ids of a buyer's orders, refusing while any order is still open (account deletion). */
+  async recipientsForErasure(
+    buyerId: string,
+  ): Promise<{ shopId: string; recipientId: string; orderId: string }[]> {
+    const rows = await this.p.db
+      .select({
+        status: orders.status,
+        shopId: orders.shopId,
+        recipientId: orders.recipientId,
+        id: orders.id,
+      })
+      .from(orders)
+      .where(eq(orders.buyerAccountId, buyerId));
+    const open = rows.filter((r) => r.status !== 'completed' && r.status !== 'cancelled');
+    if (open.length) {
+      throw invalidState(
+        `You have ${open.length} order(s) still in progress (e.g. ${open[0]!.id}); the account can be deleted once they are completed or cancelled.`,
+      );
+    }
+    return rows.map((r) => ({ shopId: r.shopId, recipientId: r.recipientId, orderId: r.id }));
   }
 
   /** Locks the buyer's unpaid order for a payment attempt. */
@@ -436,8 +572,16 @@ export class OrderService {
     return total;
   }
 
-  async ship(shopId: string, orderId: string, shipment: { carrier: string; trackingNo: string }) {
-    await inTransaction(this.p.db, async (tx) => {
+  /**
+   * paid → shipped. `issueWaybill` runs in the same transaction (the privacy waybill is part
+   * of shipping: no label, no shipment) and its result is returned for printing.
+   */
+  async ship(
+    shopId: string,
+    orderId: string,
+    shipment: { carrier: string; trackingNo: string },
+  ): Promise<{ order: OrderView; waybill: IssuedWaybill }> {
+    const waybill = await inTransaction(this.p.db, async (tx) => {
       const [o] = await tx
         .update(orders)
         .set({ status: 'shipped', shippedAt: this.p.clock.now(), ...shipment })
@@ -456,9 +600,22 @@ export class OrderService {
         shopId,
         carrier: shipment.carrier,
       });
+      return this.waybills.issue(tx, {
+        orderId,
+        shopId,
+        carrier: shipment.carrier,
+        trackingNo: shipment.trackingNo,
+        recipientId: o.recipientId,
+        masks: { name: o.recipientNameMask, phone: o.recipientPhoneMask, address: o.recipientAddressMask },
+        // Delivery is not known yet: the latest the after-sales window can close is delivery
+        // (auto-confirmed within AUTO_CONFIRM_DAYS) plus AFTER_SALES_DAYS.
+        afterSalesEndsAt: new Date(
+          o.shippedAt!.getTime() + (this.p.config.AUTO_CONFIRM_DAYS + this.p.config.AFTER_SALES_DAYS) * DAY,
+        ),
+      });
     });
     this.p.outbox.wake();
-    return this.getShopOrder(shopId, orderId);
+    return { order: await this.getShopOrder(shopId, orderId), waybill };
   }
 
   /** Carrier event: shipped → delivered; a repeated event finds nothing to change. */
@@ -536,6 +693,28 @@ export class OrderService {
     if (n > 0) this.p.outbox.wake();
     return n;
   }
+}
+
+const CSV_HEADER = [
+  'order_id',
+  'created_at',
+  'status',
+  'total_yuan',
+  'venue_type',
+  'venue_id',
+  'creator_account_id',
+  'items',
+  'recipient_name_mask',
+  'recipient_phone_mask',
+  'recipient_address_mask',
+  'carrier',
+  'tracking_no',
+];
+
+/** RFC 4180 quoting, and a leading quote on formula-like cells so spreadsheets do not run them. */
+function csvCell(v: string): string {
+  const safe = /^[=+\-@\t\r]/.test(v) ? `'${v}` : v;
+  return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
 }
 
 function nextCursor(rows: { id: string }[], limit: number): string | null {

@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { and, eq, inArray, isNull } from 'drizzle-orm';
+import { and, eq, inArray, isNull, ne, sql } from 'drizzle-orm';
 import { z } from 'zod';
-import type { Clock } from '../../platform/clock.js';
-import type { Db, Executor } from '../../platform/db.js';
+import { type Clock, localMonth } from '../../platform/clock.js';
+import { type Db, type Executor, rowsOf } from '../../platform/db.js';
+import { AppError } from '../../platform/errors.js';
 import { newId } from '../../platform/ids.js';
 import type { MasterKeyProvider } from '../../platform/keys.js';
-import { blindIndex, deriveKey, open, seal } from './crypto.js';
+import { blindIndex, open, seal } from './crypto.js';
 import { maskAddress, maskName, maskPhone, normalizePhone } from './masks.js';
 import { privacyDataKeys, recipients } from './schema.js';
 
@@ -37,49 +38,66 @@ export interface PlainRecipient extends RecipientInput {
   id: string;
 }
 
-const FIELDS = ['name', 'phone', 'address'] as const;
+/** An unwrapped data key, for sealing recipients of one shop in the current bucket. */
+export interface DataKey {
+  id: string;
+  shopId: string;
+  key: Buffer;
+}
+
+const ERASED = '';
 
 /**
- * The privacy vault: the one module that holds buyer PII, as ciphertext under a per-shop
- * data key wrapped by the master key. Other modules keep the recipient id and the masks.
+ * The privacy vault: the one module that holds buyer PII, as ciphertext under a data key per
+ * shop and month, wrapped by the master key. Other modules keep the recipient id and masks.
  */
 export class PrivacyVault {
-  private readonly dataKeys = new Map<string, { id: string; key: Buffer }>();
-  private readonly indexKey: Buffer;
+  private readonly sealing = new Map<string, DataKey>();
 
   constructor(
     private readonly db: Db,
     private readonly master: MasterKeyProvider,
     private readonly clock: Clock,
-  ) {
-    this.indexKey = deriveKey(master.key(), 'livecart/blind-index/v1');
-  }
+    private readonly offsetMinutes: number,
+  ) {}
 
   /**
-   * Makes sure the shop has a data key, in its own committed transaction: a key must never
-   * be cached from a transaction that might still roll back. Call before the use case's
-   * transaction (PGlite has one connection, so nesting would wait on itself).
+   * The shop's data key for the current bucket (local month), created in its own committed
+   * transaction if needed: a key must never be cached from a transaction that might still
+   * roll back. Call before the use case's transaction (PGlite has one connection, so nesting
+   * would wait on itself) and pass the result to sealRecipient.
    */
-  async ensureDataKey(shopId: string): Promise<void> {
-    if (this.dataKeys.has(shopId)) return;
-    const existing = await this.activeKeyRow(this.db, shopId);
-    if (!existing) {
+  async dataKeyFor(shopId: string): Promise<DataKey> {
+    const bucket = localMonth(this.clock.now(), this.offsetMinutes);
+    const cacheKey = `${shopId}|${bucket}`;
+    const cached = this.sealing.get(cacheKey);
+    if (cached) return cached;
+    let row = await this.activeKeyRow(shopId, bucket);
+    if (!row) {
       const id = newId('dataKey');
-      const wrapped = seal(this.master.key(), randomBytes(32).toString('base64'), `dk|${id}|${shopId}`);
+      const { version, wrapped } = await this.master.wrap(randomBytes(32), wrapAad(id, shopId));
       await this.db
         .insert(privacyDataKeys)
         .values({
           id,
           shopId,
+          bucket,
           wrappedKey: wrapped,
-          masterKeyVersion: this.master.version,
+          masterKeyVersion: version,
           createdAt: this.clock.now(),
         })
         .onConflictDoNothing();
+      row = await this.activeKeyRow(shopId, bucket);
     }
-    const row = await this.activeKeyRow(this.db, shopId);
-    if (!row?.wrappedKey) throw new Error(`no active data key for shop ${shopId}`);
-    this.dataKeys.set(shopId, { id: row.id, key: this.unwrap(row.id, shopId, row.wrappedKey) });
+    if (!row?.wrappedKey) throw new Error(`no active data key for shop ${shopId} bucket ${bucket}`);
+    const key: DataKey = {
+      id: row.id,
+      shopId,
+      key: await this.master.unwrap(row.masterKeyVersion, row.wrappedKey, wrapAad(row.id, shopId)),
+    };
+    if (this.sealing.size > 10_000) this.sealing.clear();
+    this.sealing.set(cacheKey, key);
+    return key;
   }
 
   /**
@@ -89,11 +107,9 @@ export class PrivacyVault {
    */
   sealRecipient(
     tx: Executor,
-    shopId: string,
+    dk: DataKey,
     input: RecipientInput,
   ): SealedRecipient & { written: Promise<unknown> } {
-    const dk = this.dataKeys.get(shopId);
-    if (!dk) throw new Error(`ensureDataKey(${shopId}) must run before sealRecipient`);
     const id = newId('recipient');
     const phone = normalizePhone(input.phone);
     const address = JSON.stringify({
@@ -110,7 +126,7 @@ export class PrivacyVault {
     const written = Promise.resolve(
       tx.insert(recipients).values({
         id,
-        shopId,
+        shopId: dk.shopId,
         dataKeyId: dk.id,
         nameCt: seal(dk.key, input.name, `${id}|name`),
         phoneCt: seal(dk.key, phone, `${id}|phone`),
@@ -129,49 +145,170 @@ export class PrivacyVault {
    * equal fingerprints, but a stored hash cannot be used to confirm a guessed phone number.
    */
   fingerprint(input: RecipientInput): string {
-    return blindIndex(this.indexKey, 'recipient', JSON.stringify(recipientInputSchema.parse(input)));
+    return blindIndex(this.master.indexKey(), 'recipient', JSON.stringify(recipientInputSchema.parse(input)));
   }
 
   phoneIndex(phone: string): string {
-    return blindIndex(this.indexKey, 'phone', normalizePhone(phone));
+    return blindIndex(this.master.indexKey(), 'phone', normalizePhone(phone));
   }
 
   nameIndex(name: string): string {
-    return blindIndex(this.indexKey, 'name', name.trim());
+    return blindIndex(this.master.indexKey(), 'name', name.trim());
+  }
+
+  /** Recipients of a shop whose phone or name equals the given one, found by blind index. */
+  async findRecipientIds(
+    shopId: string,
+    by: { phone?: string | undefined; name?: string | undefined },
+  ): Promise<string[]> {
+    const conds = [eq(recipients.shopId, shopId)];
+    if (by.phone) conds.push(eq(recipients.phoneIndex, this.phoneIndex(by.phone)));
+    if (by.name) conds.push(eq(recipients.nameIndex, this.nameIndex(by.name)));
+    const rows = await this.db
+      .select({ id: recipients.id })
+      .from(recipients)
+      .where(and(...conds))
+      .limit(1000);
+    return rows.map((r) => r.id);
   }
 
   /**
-   * Decrypts recipients. Not exposed over HTTP yet: the audited, quota-limited decrypt
-   * endpoint builds on this (see docs/privacy.md).
+   * Decrypts recipients of one shop. Only the decrypt, waybill-redeem and call use cases call
+   * this, after their own authorisation, quota and audit. Throws RECIPIENT_SHREDDED when the
+   * data was destroyed by retention or erased at the buyer's request.
    */
-  async openRecipients(tx: Executor, shopId: string, ids: string[]): Promise<PlainRecipient[]> {
+  async openRecipients(ex: Executor, shopId: string, ids: string[]): Promise<PlainRecipient[]> {
     if (ids.length === 0) return [];
-    const rows = await tx
-      .select()
+    const rows = await ex
+      .select({ r: recipients, k: privacyDataKeys })
       .from(recipients)
+      .innerJoin(privacyDataKeys, eq(privacyDataKeys.id, recipients.dataKeyId))
       .where(and(eq(recipients.shopId, shopId), inArray(recipients.id, ids)));
+    const keys = new Map<string, Buffer>();
     const out: PlainRecipient[] = [];
-    for (const r of rows) {
-      const [keyRow] = await tx.select().from(privacyDataKeys).where(eq(privacyDataKeys.id, r.dataKeyId));
-      if (!keyRow?.wrappedKey) throw new Error(`data key ${r.dataKeyId} is shredded`);
-      const key = this.unwrap(keyRow.id, keyRow.shopId, keyRow.wrappedKey);
-      const [name, phone, address] = FIELDS.map((f) =>
-        open(key, f === 'name' ? r.nameCt : f === 'phone' ? r.phoneCt : r.addressCt, `${r.id}|${f}`),
-      ) as [string, string, string];
-      out.push({ id: r.id, name, phone, ...JSON.parse(address) });
+    for (const { r, k } of rows) {
+      if (!k.wrappedKey || r.erasedAt) {
+        throw new AppError(
+          'RECIPIENT_SHREDDED',
+          'The recipient data of this order has been destroyed under the retention policy or at the buyer’s request; only the masks remain.',
+          { recipientId: r.id },
+        );
+      }
+      let key = keys.get(k.id);
+      if (!key) {
+        key = await this.master.unwrap(k.masterKeyVersion, k.wrappedKey, wrapAad(k.id, k.shopId));
+        keys.set(k.id, key);
+      }
+      const address = JSON.parse(open(key, r.addressCt, `${r.id}|address`));
+      out.push({
+        id: r.id,
+        name: open(key, r.nameCt, `${r.id}|name`),
+        phone: open(key, r.phoneCt, `${r.id}|phone`),
+        ...address,
+      });
     }
     return out;
   }
 
-  private async activeKeyRow(ex: Executor, shopId: string) {
-    const [row] = await ex
-      .select()
-      .from(privacyDataKeys)
-      .where(and(eq(privacyDataKeys.shopId, shopId), isNull(privacyDataKeys.shreddedAt)));
-    return row;
+  /** Crypto-shreds data keys: their recipients become unrecoverable; masks stay. */
+  async shredDataKeys(keyIds: string[]): Promise<number> {
+    if (keyIds.length === 0) return 0;
+    const done = await this.db
+      .update(privacyDataKeys)
+      .set({ wrappedKey: null, shreddedAt: this.clock.now() })
+      .where(and(inArray(privacyDataKeys.id, keyIds), isNull(privacyDataKeys.shreddedAt)))
+      .returning({ id: privacyDataKeys.id });
+    for (const [k, v] of this.sealing) if (keyIds.includes(v.id)) this.sealing.delete(k);
+    return done.length;
   }
 
-  private unwrap(id: string, shopId: string, wrapped: string): Buffer {
-    return Buffer.from(open(this.master.key(), wrapped, `dk|${id}|${shopId}`), 'base64');
+  /**
+   * Retention sweep: shreds each shop-month data key once every order sealed with it has been
+   * closed (completed or cancelled) for `retentionDays` after its after-sales window. The
+   * orders are read, never written (a reporting join across modules). The current month's
+   * key is never shredded: it is still sealing new orders.
+   */
+  async shredExpired(opts: { retentionDays: number; afterSalesDays: number }): Promise<number> {
+    const now = this.clock.now();
+    const currentBucket = localMonth(now, this.offsetMinutes);
+    const cutoff = new Date(now.getTime() - opts.retentionDays * 86_400_000).toISOString();
+    const due = rowsOf<{ id: string }>(
+      await this.db.execute(sql`
+        select dk.id from privacy_data_keys dk
+        where dk.shredded_at is null and dk.bucket < ${currentBucket}
+          and not exists (
+            select 1 from recipients r join orders o on o.recipient_id = r.id
+            where r.data_key_id = dk.id and not (
+              (o.status = 'cancelled' and o.cancelled_at <= ${cutoff}::timestamptz)
+              or (o.status = 'completed'
+                  and greatest(o.completed_at, coalesce(o.delivered_at, o.completed_at) + make_interval(days => ${opts.afterSalesDays}))
+                      <= ${cutoff}::timestamptz)))
+        limit 500`),
+    );
+    return this.shredDataKeys(due.map((d) => d.id));
+  }
+
+  /** Erases recipients (a buyer deleted their account): ciphertext and indexes go, masks stay. */
+  async eraseRecipients(ex: Executor, ids: string[]): Promise<number> {
+    if (ids.length === 0) return 0;
+    const done = await ex
+      .update(recipients)
+      .set({
+        nameCt: ERASED,
+        phoneCt: ERASED,
+        addressCt: ERASED,
+        phoneIndex: ERASED,
+        nameIndex: ERASED,
+        erasedAt: this.clock.now(),
+      })
+      .where(and(inArray(recipients.id, ids), isNull(recipients.erasedAt)))
+      .returning({ id: recipients.id });
+    return done.length;
+  }
+
+  /**
+   * Master-key rotation: re-wraps every live data key under the current master version, in
+   * small batches with a conditional update, while the service keeps running. Recipients are
+   * not re-encrypted: only the 32-byte data keys change wrapping.
+   */
+  async rewrapDataKeys(): Promise<{ rewrapped: number; version: string }> {
+    const version = this.master.currentVersion;
+    let rewrapped = 0;
+    for (;;) {
+      const batch = await this.db
+        .select()
+        .from(privacyDataKeys)
+        .where(and(ne(privacyDataKeys.masterKeyVersion, version), isNull(privacyDataKeys.shreddedAt)))
+        .limit(200);
+      if (batch.length === 0) return { rewrapped, version };
+      for (const k of batch) {
+        if (!k.wrappedKey) continue;
+        const aad = wrapAad(k.id, k.shopId);
+        const plain = await this.master.unwrap(k.masterKeyVersion, k.wrappedKey, aad);
+        const next = await this.master.wrap(plain, aad);
+        const done = await this.db
+          .update(privacyDataKeys)
+          .set({ wrappedKey: next.wrapped, masterKeyVersion: next.version })
+          .where(and(eq(privacyDataKeys.id, k.id), eq(privacyDataKeys.masterKeyVersion, k.masterKeyVersion)))
+          .returning({ id: privacyDataKeys.id });
+        rewrapped += done.length;
+      }
+    }
+  }
+
+  private async activeKeyRow(shopId: string, bucket: string) {
+    const [row] = await this.db
+      .select()
+      .from(privacyDataKeys)
+      .where(
+        and(
+          eq(privacyDataKeys.shopId, shopId),
+          eq(privacyDataKeys.bucket, bucket),
+          isNull(privacyDataKeys.shreddedAt),
+        ),
+      );
+    return row;
   }
 }
+
+const wrapAad = (keyId: string, shopId: string) => `dk|${keyId}|${shopId}`;
