@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { auditRoutes } from './modules/audit/routes.js';
-import { AuditLog } from './modules/audit/service.js';
+import { AuditLog, actorFrom, SYSTEM_ACTOR } from './modules/audit/service.js';
 import { catalogRoutes } from './modules/catalog/routes.js';
 import { CatalogService, countSoldUnits } from './modules/catalog/service.js';
 import { creatorRoutes } from './modules/creators/routes.js';
@@ -17,6 +17,7 @@ import { PAYMENT_WEBHOOK_URL, paymentRoutes } from './modules/payments/routes.js
 import { PaymentService } from './modules/payments/service.js';
 import { DecryptService } from './modules/privacy/decrypt.js';
 import { BuyerErasure } from './modules/privacy/erasure.js';
+import { privacyLogisticsRoutes } from './modules/privacy/logistics-routes.js';
 import { privacyRoutes } from './modules/privacy/routes.js';
 import { PrivacyVault } from './modules/privacy/service.js';
 import { VirtualNumbers } from './modules/privacy/virtual-numbers.js';
@@ -123,6 +124,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
       vault.shredExpired({ retentionDays: config.RETENTION_DAYS, afterSalesDays: config.AFTER_SALES_DAYS }),
   });
   jobs.register({ name: 'privacy.release-virtual-numbers', run: () => numbers.releaseExpired() });
+  jobs.register({ name: 'privacy.purge-waybill-payloads', run: () => waybills.purgeShreddedPayloads() });
 
   const http = await createHttpServer({
     logger: log,
@@ -131,6 +133,21 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     trustedProxies: config.TRUSTED_PROXIES.split(',')
       .map((p) => p.trim())
       .filter(Boolean),
+    // A refused look at order data (another shop, a missing permission) is itself a security event.
+    onAccessDenied: async (req, err) => {
+      const params = req.params as { shopId: string; orderId?: string };
+      const body = req.body as { orderIds?: unknown } | undefined;
+      const orderIds = Array.isArray(body?.orderIds)
+        ? body.orderIds.filter((x) => typeof x === 'string')
+        : [];
+      await audit.record(db, {
+        operation: 'denied',
+        actor: await audit.actorForShop(req, params.shopId),
+        shopId: params.shopId,
+        orderIds: params.orderId ? [params.orderId] : orderIds.slice(0, 50),
+        details: { code: err.code, route: `${req.method} ${req.routeOptions.url}` },
+      });
+    },
   });
   identityRoutes(http, identity, (ids) => catalog.shopSummaries(ids));
   catalogRoutes(http, catalog);
@@ -138,6 +155,20 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   venueRoutes(http, venues);
   orderRoutes(http, orders, { logisticsSecret: config.LOGISTICS_WEBHOOK_SECRET, vault, audit, db });
   privacyRoutes(http, { decrypt, erasure, audit });
+  privacyLogisticsRoutes(http, {
+    waybills,
+    numbers,
+    telephonySecret: config.TELEPHONY_WEBHOOK_SECRET,
+    getAccount: (id) => identity.getAccount(id),
+    audit: (req, e) =>
+      audit.record(db, {
+        operation: e.operation,
+        actor: req ? actorFrom(req, 'carrier') : { ...SYSTEM_ACTOR, accountType: 'telephony' },
+        shopId: e.shopId,
+        orderIds: e.orderIds,
+        details: e.details,
+      }),
+  });
   auditRoutes(http, audit);
   paymentRoutes(http, payments, config.PAYMENT_WEBHOOK_SECRET);
   http.get('/health', { schema: { hide: true } }, async () => ({ ok: true, db: database.kind }));

@@ -74,7 +74,10 @@ describe('the closed loop', () => {
     });
     expect(shipped.statusCode).toBe(200);
     expect(shipped.json().order.status).toBe('shipped');
-    expect(shipped.json().waybill.label.recipient).toMatchObject({ nameMask: '张**', phoneMask: '138****5678' });
+    expect(shipped.json().waybill.label.recipient).toMatchObject({
+      nameMask: '张**',
+      phoneMask: '138****5678',
+    });
     expect(shipped.json().waybill.label.recipient.virtualNumber).toMatch(/^17[01]\d{8}-\d{4}$/);
     expect(shipped.body).not.toContain('13812345678');
     expect(shipped.body).not.toContain('文三路');

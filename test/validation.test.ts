@@ -7,11 +7,13 @@ import { sellingWorld, startTestApp, type TestContext } from './harness.js';
 let t: TestContext;
 let world: Awaited<ReturnType<typeof sellingWorld>>;
 let buyer: { token: string };
+let carrier: { token: string };
 
 beforeAll(async () => {
   t = await startTestApp();
   world = await sellingWorld(t);
   buyer = await t.account(['buyer']);
+  carrier = await t.account(['carrier']);
 });
 afterAll(() => t.close());
 
@@ -31,6 +33,7 @@ function callerFor(access: unknown): string | undefined {
   if (roles.includes('operator')) return world.operator.token;
   if (roles.includes('merchant')) return world.merchant.token;
   if (roles.includes('creator')) return world.creator.token;
+  if (roles.includes('carrier')) return carrier.token;
   return buyer.token;
 }
 
@@ -77,7 +80,9 @@ function casesFor(route: ReturnType<typeof routeTable>[number]): Case[] {
           'x-livecart-signature': signPayload(
             route.url.includes('logistics')
               ? t.app.platform.config.LOGISTICS_WEBHOOK_SECRET
-              : t.app.platform.config.PAYMENT_WEBHOOK_SECRET,
+              : route.url.includes('telephony')
+                ? t.app.platform.config.TELEPHONY_WEBHOOK_SECRET
+                : t.app.platform.config.PAYMENT_WEBHOOK_SECRET,
             body,
             Math.floor(Date.now() / 1000),
           ),

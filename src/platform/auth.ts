@@ -42,6 +42,8 @@ declare module 'fastify' {
   }
   interface FastifyContextConfig {
     access?: Access;
+    /** Refusals of this route (wrong shop, missing permission) are reported to `onDenied` (the audit log). */
+    auditDenials?: boolean;
   }
 }
 
@@ -57,7 +59,10 @@ export function bearerToken(req: FastifyRequest): string | null {
  * about a route's schema); the shop-membership check runs after it, once `:shopId` is known
  * to be well-formed.
  */
-export function makeAuthHooks(resolver: AuthResolver) {
+export function makeAuthHooks(
+  resolver: AuthResolver,
+  onDenied?: (req: FastifyRequest, err: AppError) => Promise<void>,
+) {
   async function authenticate(req: FastifyRequest, _reply: FastifyReply): Promise<void> {
     const access = req.routeOptions.config?.access;
     if (access === undefined) return; // non-API routes (static files, docs)
@@ -85,12 +90,17 @@ export function makeAuthHooks(resolver: AuthResolver) {
     const shopId = (req.params as Record<string, string> | undefined)?.shopId;
     if (!shopId) throw new Error(`route ${req.routeOptions.url} declares shopPermission without :shopId`);
     const perms = await resolver.shopPermissions(requirePrincipal(req).accountId, shopId);
-    if (!perms) throw new AppError('SHOP_NOT_FOUND', `Shop ${shopId} was not found`, { id: shopId });
-    if (!perms.includes(access.shopPermission)) {
-      throw new AppError(
-        'FORBIDDEN',
-        `Your staff role in this shop lacks the permission ${access.shopPermission}.`,
-      );
+    const refusal = !perms
+      ? new AppError('SHOP_NOT_FOUND', `Shop ${shopId} was not found`, { id: shopId })
+      : !perms.includes(access.shopPermission)
+        ? new AppError(
+            'FORBIDDEN',
+            `Your staff role in this shop lacks the permission ${access.shopPermission}.`,
+          )
+        : null;
+    if (refusal) {
+      if (req.routeOptions.config?.auditDenials && onDenied) await onDenied(req, refusal);
+      throw refusal;
     }
   }
 

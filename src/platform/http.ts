@@ -1,7 +1,12 @@
 import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import scalar from '@scalar/fastify-api-reference';
-import Fastify, { type FastifyError, type FastifyInstance, LogController } from 'fastify';
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
 import {
   hasZodFastifySchemaValidationErrors,
   isResponseSerializationError,
@@ -47,6 +52,8 @@ export async function createHttpServer(opts: {
   webRoot?: string | undefined;
   /** Proxies whose X-Forwarded-For is believed; `req.ip` is then the real client address. */
   trustedProxies?: string[];
+  /** Called for refused requests to routes marked `auditDenials`. */
+  onAccessDenied?: (req: FastifyRequest, err: AppError) => Promise<void>;
 }): Promise<HttpServer> {
   const app = Fastify({
     loggerInstance: opts.logger,
@@ -73,7 +80,7 @@ export async function createHttpServer(opts: {
     }
   });
   app.decorateRequest('principal', null);
-  const auth = makeAuthHooks(opts.auth);
+  const auth = makeAuthHooks(opts.auth, opts.onAccessDenied);
   app.addHook('preValidation', auth.authenticate);
   app.addHook('preHandler', auth.authorizeShop);
   app.addHook('onResponse', async (req, reply) => {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { asc, eq, type SQL, sql } from 'drizzle-orm';
 import type { FastifyRequest } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startTestApp, type TestContext } from '../../../test/harness.js';
 import { requirePrincipal } from '../../platform/auth.js';
 import { MINUTE } from '../../platform/clock.js';
@@ -110,6 +110,42 @@ describe('recording', () => {
     for (let i = 1; i < rows.length; i++) expect(rows[i]!.prevHash).toBe(rows[i - 1]!.hash);
     expect(new Set(rows.map((r) => (r.details as { n: number }).n)).size).toBe(50);
     expect(await verifyChains(db, { chain })).toEqual({ ok: true, chains: 1, events: 50 });
+  });
+
+  it('coalesces concurrent standalone appends, and one bad event fails only its own caller', async () => {
+    const shop = shopId();
+    const chain = chainOf(shop);
+    const sizes: number[] = [];
+    const original = (audit as any).append.bind(audit);
+    const spy = vi.spyOn(audit as any, 'append').mockImplementation(async (tx: any, c: any, events: any) => {
+      sizes.push(events.length);
+      if (events.some((e: { reason: string | null }) => e.reason === 'poison')) throw new Error('bad event');
+      return original(tx, c, events);
+    });
+    try {
+      const results = await Promise.allSettled(
+        Array.from({ length: 12 }, (_, i) =>
+          audit.record(db, {
+            operation: 'view_order_list',
+            actor: actor(),
+            shopId: shop,
+            orderIds: orderIds(2),
+            reason: i === 7 ? 'poison' : `ok${i}`,
+          }),
+        ),
+      );
+      expect(results.map((r) => r.status)).toEqual(
+        Array.from({ length: 12 }, (_, i) => (i === 7 ? 'rejected' : 'fulfilled')),
+      );
+      // The first went alone; the rest queued behind it and were tried as one batch.
+      expect(sizes.slice(0, 2)).toEqual([1, 11]);
+    } finally {
+      spy.mockRestore();
+    }
+    const rows = await chainRows(chain);
+    expect(rows.map((r) => r.seq)).toEqual(Array.from({ length: 11 }, (_, i) => i + 1));
+    expect(rows.some((r) => r.reason === 'poison')).toBe(false);
+    expect(await verifyChains(db, { chain })).toEqual({ ok: true, chains: 1, events: 11 });
   });
 
   it('keeps one chain per shop and one for the platform', async () => {
@@ -402,13 +438,14 @@ describe('querying', () => {
     const [a, b] = [shopId(), shopId()];
     const staffActor = actor({ accountType: 'merchant_staff' });
     const opActor = actor({ accountType: 'operator', ip: '10.1.2.3', userAgent: 'ops-console' });
+    const buyerActor = actor({ accountType: 'buyer', ip: '198.51.100.77', userAgent: 'buyer-phone' });
     const target = newId('order');
     const start = t.clock.now();
     for (let i = 0; i < 7; i++) {
       t.clock.advance(MINUTE);
       await audit.record(db, {
         operation: i % 2 ? 'view_order' : 'view_order_list',
-        actor: i === 6 ? opActor : staffActor,
+        actor: i === 6 ? opActor : i === 0 ? buyerActor : staffActor,
         shopId: a,
         orderIds: i === 3 ? [target, newId('order')] : orderIds(1),
       });
@@ -424,7 +461,7 @@ describe('querying', () => {
 
     expect((await audit.query({ orderId: target })).items.map((e) => e.shopId).sort()).toEqual([a, b].sort());
     expect((await audit.query({ shopId: a, operation: 'view_order' })).items).toHaveLength(3);
-    expect((await audit.query({ accountId: staffActor.accountId! })).items).toHaveLength(7);
+    expect((await audit.query({ accountId: staffActor.accountId! })).items).toHaveLength(6);
     const window = await audit.query({
       shopId: a,
       from: new Date(start.getTime() + 2 * MINUTE),
@@ -436,9 +473,11 @@ describe('querying', () => {
     const own = await audit.queryShop(a, { limit: 200 });
     expect(own.items).toHaveLength(7);
     expect(own.items.every((e) => e.chain === chainOf(a))).toBe(true);
-    // The operator's own network details stay with the platform.
+    // The operator's network details stay with the platform, the buyer's with the buyer.
     expect(own.items[0]).toMatchObject({ accountType: 'operator', ip: null, userAgent: null });
     expect(own.items[1]).toMatchObject({ accountType: 'merchant_staff', ip: '203.0.113.7' });
+    expect(own.items[6]).toMatchObject({ accountType: 'buyer', ip: null, userAgent: null });
+    expect((await audit.query({ shopId: a })).items[6]).toMatchObject({ ip: '198.51.100.77' });
     expect((await audit.queryShop(a, { orderId: target })).items.map((e) => e.shopId)).toEqual([a]);
   });
 });

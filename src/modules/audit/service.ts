@@ -116,12 +116,17 @@ export const USER_AGENT_MAX = 300;
 /** prev_hash of a chain's first event. */
 export const GENESIS_HASH = 'genesis';
 const VERIFY_BATCH = 5_000;
+/** Events a coalesced standalone flush writes in one transaction (a larger single record() still goes whole). */
+const FLUSH_MAX_EVENTS = 500;
+const INSERT_CHUNK = 1_000;
 /**
  * Namespace for the two-key form of pg_advisory_xact_lock(ns, hashtext(chain)): two-key
  * advisory locks never collide with one-key ones (the migration lock in db.ts uses one key).
  * 0x61756474 = 'audt'.
  */
 const LOCK_NAMESPACE = 0x61756474;
+
+const SHOP_SIDE = new Set<string>(['merchant_owner', 'merchant_staff', 'service_provider']);
 
 export const chainOf = (shopId: string | null): string => (shopId ? `shop:${shopId}` : 'platform');
 
@@ -243,22 +248,41 @@ export function actorFrom(req: FastifyRequest, accountType: AccountType): AuditA
 
 type Row = typeof securityEvents.$inferSelect;
 
+/** An event ready to append: everything but its place in the chain. */
+type Pending = Omit<HashedFields, 'seq'>;
+interface Waiter {
+  events: Pending[];
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
 export class AuditLog {
+  /** Standalone appends waiting for their chain's running flush, per database handle. */
+  private readonly queues = new WeakMap<Db, Map<string, Waiter[]>>();
+
   constructor(private readonly p: Platform) {}
 
   /**
-   * Appends an event (several when orderIds exceed 50) to its chain, inside the caller's
-   * transaction so it commits or rolls back with the use case. Given the bare database, it
-   * opens its own transaction. Appends to one chain are serialised by a transaction-scoped
-   * advisory lock held until the caller commits: call record() as late as possible in a
-   * use case, and only from read-committed transactions (the project default).
+   * Appends an event (several when orderIds exceed 50) to its chain.
+   *
+   * Given a transaction, the event commits or rolls back with the use case. Appends to one
+   * chain are serialised by a transaction-scoped advisory lock held until the caller commits:
+   * call record() last in a use case, and only from read-committed transactions (the
+   * project default).
+   *
+   * Given the bare database (read paths such as order lists), the event is written in its own
+   * transaction and the promise settles once it has committed. Concurrent standalone appends
+   * to one chain on this node share a transaction (one lock, one insert, one commit), so a
+   * busy shop's chain is not limited to one commit per append.
    */
   async record(ex: Executor, e: AuditInput): Promise<void> {
-    if (!isTransaction(ex)) {
-      await inTransaction(ex, (tx) => this.record(tx, e));
-      return;
-    }
     const chain = chainOf(e.shopId);
+    const events = this.prepare(chain, e);
+    if (isTransaction(ex)) return this.append(ex, chain, events);
+    return this.enqueue(ex, chain, events);
+  }
+
+  private prepare(chain: string, e: AuditInput): Pending[] {
     const occurredAt = this.p.clock.now();
     const details = normaliseDetails(e.details);
     const orderIds = e.orderIds.map(storable);
@@ -267,9 +291,85 @@ export class AuditLog {
       parts.push(orderIds.slice(i, i + MAX_ORDER_IDS_PER_EVENT));
     }
     if (parts.length === 0) parts.push([]);
+    return parts.map((ids, i) => ({
+      id: newId('securityEvent'),
+      chain,
+      operation: e.operation,
+      accountId: e.actor.accountId,
+      accountType: e.actor.accountType,
+      shopId: e.shopId,
+      orderIds: ids,
+      reason: storableOrNull(e.reason),
+      ip: storableOrNull(e.actor.ip),
+      userAgent: storableOrNull(e.actor.userAgent),
+      details:
+        parts.length > 1
+          ? (sortKeys({ ...details, part: i + 1, parts: parts.length }) as Record<string, unknown>)
+          : details,
+      occurredAt,
+    }));
+  }
 
-    await ex.execute(sql`select pg_advisory_xact_lock(${LOCK_NAMESPACE}::int, hashtext(${chain}))`);
-    const [head] = await ex
+  private enqueue(db: Db, chain: string, events: Pending[]): Promise<void> {
+    let byChain = this.queues.get(db);
+    if (!byChain) {
+      byChain = new Map();
+      this.queues.set(db, byChain);
+    }
+    const chains = byChain;
+    return new Promise<void>((resolve, reject) => {
+      const waiter = { events, resolve, reject };
+      const running = chains.get(chain);
+      if (running) {
+        running.push(waiter); // the flush in progress takes it next round
+        return;
+      }
+      const queue = [waiter];
+      chains.set(chain, queue);
+      void this.drain(db, chains, chain, queue);
+    });
+  }
+
+  private async drain(db: Db, chains: Map<string, Waiter[]>, chain: string, queue: Waiter[]): Promise<void> {
+    while (queue.length > 0) {
+      const batch: Waiter[] = [];
+      let rows = 0;
+      while (queue.length > 0 && (batch.length === 0 || rows + queue[0]!.events.length <= FLUSH_MAX_EVENTS)) {
+        const w = queue.shift()!;
+        batch.push(w);
+        rows += w.events.length;
+      }
+      try {
+        await inTransaction(db, (tx) =>
+          this.append(
+            tx,
+            chain,
+            batch.flatMap((w) => w.events),
+          ),
+        );
+        for (const w of batch) w.resolve();
+      } catch (err) {
+        if (batch.length === 1) batch[0]!.reject(err);
+        // One caller's bad event must not fail the others: each goes again on its own.
+        else await Promise.all(batch.map((w) => this.appendAlone(db, chain, w)));
+      }
+    }
+    chains.delete(chain);
+  }
+
+  private async appendAlone(db: Db, chain: string, w: Waiter): Promise<void> {
+    try {
+      await inTransaction(db, (tx) => this.append(tx, chain, w.events));
+      w.resolve();
+    } catch (err) {
+      w.reject(err);
+    }
+  }
+
+  /** Locks the chain, reads its head and inserts the events after it, in the given transaction. */
+  private async append(tx: Tx, chain: string, events: Pending[]): Promise<void> {
+    await tx.execute(sql`select pg_advisory_xact_lock(${LOCK_NAMESPACE}::int, hashtext(${chain}))`);
+    const [head] = await tx
       .select({ seq: securityEvents.seq, hash: securityEvents.hash })
       .from(securityEvents)
       .where(eq(securityEvents.chain, chain))
@@ -277,33 +377,19 @@ export class AuditLog {
       .limit(1);
     let seq = head?.seq ?? 0;
     let prevHash = head?.hash ?? GENESIS_HASH;
-    const rows: Row[] = parts.map((ids, i) => {
+    const rows: Row[] = events.map((e) => {
       seq += 1;
-      const fields: HashedFields = {
-        id: newId('securityEvent'),
-        chain,
-        seq,
-        operation: e.operation,
-        accountId: e.actor.accountId,
-        accountType: e.actor.accountType,
-        shopId: e.shopId,
-        orderIds: ids,
-        reason: storableOrNull(e.reason),
-        ip: storableOrNull(e.actor.ip),
-        userAgent: storableOrNull(e.actor.userAgent),
-        details:
-          parts.length > 1
-            ? (sortKeys({ ...details, part: i + 1, parts: parts.length }) as Record<string, unknown>)
-            : details,
-        occurredAt,
-      };
+      const fields: HashedFields = { ...e, seq };
       const hash = eventHash(prevHash, fields);
-      const row = { ...fields, prevHash, hash } as Row;
+      const row: Row = { ...fields, prevHash, hash };
       prevHash = hash;
       return row;
     });
     try {
-      await ex.insert(securityEvents).values(rows);
+      // Chunked to stay far below PostgreSQL's 65,535 bind parameters per statement.
+      for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
+        await tx.insert(securityEvents).values(rows.slice(i, i + INSERT_CHUNK));
+      }
     } catch (err) {
       if (isUniqueViolation(err)) throw new ChainConflict(chain, err);
       throw err;
@@ -370,21 +456,17 @@ export class AuditLog {
   }
 
   /**
-   * A shop's own chain only. Events by platform-side actors (operators, carriers, telephony,
-   * jobs) are shown without their IP and user agent, which are the platform's, not the shop's.
+   * A shop's own chain only. IP and user agent are shown for the shop's own people (owner,
+   * staff, service providers) only: a buyer's are the buyer's personal data, and those of
+   * operators, carriers, telephony and jobs belong to the platform.
    */
   async queryShop(
     shopId: string,
     filter: Omit<AuditQuery, 'shopId' | 'chain'>,
   ): Promise<{ items: SecurityEventView[]; nextCursor: string | null }> {
     const page = await this.query({ ...filter, shopId, chain: chainOf(shopId) });
-    const merchantSide = new Set<string>(['merchant_owner', 'merchant_staff', 'service_provider']);
     return {
-      items: page.items.map((e) =>
-        merchantSide.has(e.accountType) || e.accountType === 'buyer'
-          ? e
-          : { ...e, ip: null, userAgent: null },
-      ),
+      items: page.items.map((e) => (SHOP_SIDE.has(e.accountType) ? e : { ...e, ip: null, userAgent: null })),
       nextCursor: page.nextCursor,
     };
   }

@@ -110,7 +110,7 @@ export function orderRoutes(app: HttpServer, orders: OrderService, deps: OrderRo
   app.get(
     '/api/shops/:shopId/orders',
     {
-      config: { access: { roles: MERCHANT_SIDE, shopPermission: 'orders.read' } },
+      config: { access: { roles: MERCHANT_SIDE, shopPermission: 'orders.read' }, auditDenials: true },
       schema: {
         tags: ['orders'],
         summary: "The shop's orders with masked recipients, newest first (audited list view)",
@@ -151,7 +151,7 @@ export function orderRoutes(app: HttpServer, orders: OrderService, deps: OrderRo
   app.get(
     '/api/shops/:shopId/orders/export.csv',
     {
-      config: { access: { roles: MERCHANT_SIDE, shopPermission: 'orders.export' } },
+      config: { access: { roles: MERCHANT_SIDE, shopPermission: 'orders.export' }, auditDenials: true },
       schema: {
         tags: ['orders'],
         summary: `Export orders as CSV (masks only; at most ${EXPORT_MAX_ORDERS} orders; audited)`,
@@ -192,7 +192,7 @@ export function orderRoutes(app: HttpServer, orders: OrderService, deps: OrderRo
   app.get(
     '/api/shops/:shopId/orders/:orderId',
     {
-      config: { access: { roles: MERCHANT_SIDE, shopPermission: 'orders.read' } },
+      config: { access: { roles: MERCHANT_SIDE, shopPermission: 'orders.read' }, auditDenials: true },
       schema: {
         tags: ['orders'],
         summary: 'One order of the shop (masked recipient; audited view)',
@@ -215,7 +215,7 @@ export function orderRoutes(app: HttpServer, orders: OrderService, deps: OrderRo
   app.post(
     '/api/shops/:shopId/orders/:orderId/ship',
     {
-      config: { access: { roles: ['merchant'], shopPermission: 'orders.ship' } },
+      config: { access: { roles: ['merchant'], shopPermission: 'orders.ship' }, auditDenials: true },
       schema: {
         tags: ['orders'],
         summary: 'Ship a paid order with a carrier and tracking number',

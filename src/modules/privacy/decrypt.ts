@@ -131,7 +131,7 @@ export class DecryptService {
           )
           .returning();
         if (!spent) {
-          const q = await this.quota(shopId, tx);
+          const q = await this.readQuota(tx, shopId, day);
           throw new AppError(
             'DECRYPT_QUOTA_EXCEEDED',
             `Today's decrypt quota is spent (${q.used} of ${q.base + q.raised} used; ${ids.length} asked). It resets at 00:00; a temporary raise needs a reason.`,
@@ -186,22 +186,18 @@ export class DecryptService {
   }
 
   /** Today's quota (created at first use: highest daily paid orders of the last 7 days × coefficient). */
-  async quota(shopId: string, ex: Executor = this.p.db) {
+  async quota(shopId: string) {
     await this.ensureToday(shopId);
-    const day = localDay(this.p.clock.now(), this.offset);
+    return this.readQuota(this.p.db, shopId, localDay(this.p.clock.now(), this.offset));
+  }
+
+  private async readQuota(ex: Executor, shopId: string, day: string) {
     const [q] = await ex
       .select()
       .from(decryptQuotas)
       .where(and(eq(decryptQuotas.shopId, shopId), eq(decryptQuotas.day, day)));
-    const { base, raised, used } = q!;
-    return {
-      day,
-      base,
-      raised,
-      used,
-      remaining: Math.max(0, base + raised - used),
-      raiseReason: q!.raiseReason,
-    };
+    const { base, raised, used, raiseReason } = q!;
+    return { day, base, raised, used, remaining: Math.max(0, base + raised - used), raiseReason };
   }
 
   /**

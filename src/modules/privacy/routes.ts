@@ -18,7 +18,7 @@ export function privacyRoutes(
   app.post(
     '/api/shops/:shopId/orders/decrypt',
     {
-      config: { access: { roles: merchantSide, shopPermission: 'orders.decrypt' } },
+      config: { access: { roles: merchantSide, shopPermission: 'orders.decrypt' }, auditDenials: true },
       schema: {
         tags: ['privacy'],
         summary: 'Decrypt recipients of up to 50 orders (audited; uses the daily quota)',
@@ -50,7 +50,7 @@ export function privacyRoutes(
   app.get(
     '/api/shops/:shopId/decrypt-quota',
     {
-      config: { access: { roles: merchantSide, shopPermission: 'orders.decrypt' } },
+      config: { access: { roles: merchantSide, shopPermission: 'orders.decrypt' }, auditDenials: true },
       schema: {
         tags: ['privacy'],
         summary: "Today's decrypt quota: base, temporary raise, used",

@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { and, desc, eq, isNull, sql } from 'drizzle-orm';
+import { and, eq, isNull, sql } from 'drizzle-orm';
 import type { Platform } from '../../platform/context.js';
 import { type Executor, rowsOf } from '../../platform/db.js';
 import { AppError, invalidState } from '../../platform/errors.js';
@@ -42,8 +42,9 @@ const EXTENSIONS = 10_000;
 const MAX_MAINS = 100_000;
 /** Random extensions tried before the pool is treated as dense and searched. */
 const FAST_PROBES = 4;
-/** Insert attempts once the pool is dense (each one lost to a concurrent binder). */
-const DENSE_ATTEMPTS = 8;
+/** Insert attempts once the pool is dense (each one lost to a concurrent binder), and candidates per search. */
+const DENSE_ATTEMPTS = 32;
+const DENSE_BATCH = 8;
 const SWEEP_BATCH = 500;
 
 /** Expands `VIRTUAL_NUMBER_POOL` (`17000000000-17000000099,17100000005`) into main numbers. */
@@ -169,7 +170,6 @@ export class VirtualNumbers {
             eq(virtualNumberBindings.extension, call.extension),
           ),
         )
-        .orderBy(desc(virtualNumberBindings.id))
         .limit(1);
       return { connected: false, reason: past ? 'expired' : 'unknown' };
     }
@@ -271,18 +271,22 @@ export class VirtualNumbers {
       if ((counts.get(main) ?? 0) >= EXTENSIONS) continue;
       withRoom++;
       while (attempts < DENSE_ATTEMPTS) {
-        const [free] = rowsOf<{ ext: string }>(
+        // A few random free extensions at once: concurrent binders rarely pick the same ones.
+        const free = rowsOf<{ ext: string }>(
           await ex.execute(sql`
             select lpad(g::text, 4, '0') as ext from generate_series(0, ${EXTENSIONS - 1}) as g
             where not exists (
               select 1 from ${virtualNumberBindings} b
               where b.main_number = ${main} and b.extension = lpad(g::text, 4, '0') and b.released_at is null)
-            order by random() limit 1`),
+            order by random() limit ${DENSE_BATCH}`),
         );
-        if (!free) break; // filled up since it was counted
-        attempts++;
-        const r = await this.tryInsert(ex, input, main, free.ext, now);
-        if (r !== 'taken') return r;
+        if (free.length === 0) break; // filled up since it was counted
+        for (const { ext } of free) {
+          if (attempts >= DENSE_ATTEMPTS) break;
+          attempts++;
+          const r = await this.tryInsert(ex, input, main, ext, now);
+          if (r !== 'taken') return r;
+        }
       }
     }
     if (withRoom === 0) {

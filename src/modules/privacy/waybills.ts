@@ -6,7 +6,7 @@ import { AppError, invalidState } from '../../platform/errors.js';
 import { newId } from '../../platform/ids.js';
 import type { MasterKeyProvider } from '../../platform/keys.js';
 import { inTransaction } from '../../platform/tx.js';
-import { deriveKey, open, seal } from './crypto.js';
+import { open, seal } from './crypto.js';
 import { carrierAccounts, privacyDataKeys, recipients, waybills } from './schema.js';
 import type { PlainRecipient, PrivacyVault } from './service.js';
 import type { PrivacyAuditHint, VirtualNumbers } from './virtual-numbers.js';
@@ -98,16 +98,7 @@ export class Waybills {
     private readonly numbers: VirtualNumbers,
     private readonly masterKey: MasterKeyProvider,
   ) {
-    this.signingKey = deriveKey(this.rootSecret(), 'livecart/waybill-signing/v1');
-  }
-
-  /**
-   * The secret the waybill keys are derived from (HKDF, one purpose each). The master-key
-   * provider hands out no raw master key (it only wraps and unwraps data keys), so this uses
-   * its rotation-stable secret; a provider method for derived keys would replace this line.
-   */
-  private rootSecret(): Buffer {
-    return this.masterKey.indexKey();
+    this.signingKey = masterKey.derive('livecart/waybill-signing/v1');
   }
 
   /**
@@ -306,7 +297,7 @@ export class Waybills {
   private carrierKey(carrier: string): Buffer {
     let key = this.carrierKeys.get(carrier);
     if (!key) {
-      key = deriveKey(this.rootSecret(), `livecart/waybill/${carrier}/v1`);
+      key = this.masterKey.derive(`livecart/waybill/${carrier}/v1`);
       this.carrierKeys.set(carrier, key);
     }
     return key;
