@@ -1,3 +1,21 @@
+CREATE TABLE "security_events" (
+	"id" text PRIMARY KEY NOT NULL,
+	"chain" text NOT NULL,
+	"seq" integer NOT NULL,
+	"prev_hash" text NOT NULL,
+	"hash" text NOT NULL,
+	"operation" text NOT NULL,
+	"account_id" text,
+	"account_type" text NOT NULL,
+	"shop_id" text,
+	"order_ids" text[] NOT NULL,
+	"reason" text,
+	"ip" text,
+	"user_agent" text,
+	"details" jsonb NOT NULL,
+	"occurred_at" timestamp with time zone NOT NULL
+);
+--> statement-breakpoint
 CREATE TABLE "categories" (
 	"id" text PRIMARY KEY NOT NULL,
 	"slug" text NOT NULL,
@@ -288,24 +306,6 @@ CREATE TABLE "outbox_events" (
 	"last_error" text
 );
 --> statement-breakpoint
-CREATE TABLE "security_events" (
-	"id" text PRIMARY KEY NOT NULL,
-	"chain" text NOT NULL,
-	"seq" integer NOT NULL,
-	"prev_hash" text NOT NULL,
-	"hash" text NOT NULL,
-	"operation" text NOT NULL,
-	"account_id" text,
-	"account_type" text NOT NULL,
-	"shop_id" text,
-	"order_ids" text[] NOT NULL,
-	"reason" text,
-	"ip" text,
-	"user_agent" text,
-	"details" jsonb NOT NULL,
-	"occurred_at" timestamp with time zone NOT NULL
-);
---> statement-breakpoint
 ALTER TABLE "products" ADD CONSTRAINT "products_shop_id_shops_id_fk" FOREIGN KEY ("shop_id") REFERENCES "public"."shops"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "products" ADD CONSTRAINT "products_category_id_categories_id_fk" FOREIGN KEY ("category_id") REFERENCES "public"."categories"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "skus" ADD CONSTRAINT "skus_product_id_products_id_fk" FOREIGN KEY ("product_id") REFERENCES "public"."products"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
@@ -313,6 +313,11 @@ ALTER TABLE "sessions" ADD CONSTRAINT "sessions_account_id_accounts_id_fk" FOREI
 ALTER TABLE "shop_members" ADD CONSTRAINT "shop_members_account_id_accounts_id_fk" FOREIGN KEY ("account_id") REFERENCES "public"."accounts"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "order_lines" ADD CONSTRAINT "order_lines_order_id_orders_id_fk" FOREIGN KEY ("order_id") REFERENCES "public"."orders"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "live_room_items" ADD CONSTRAINT "live_room_items_room_id_live_rooms_id_fk" FOREIGN KEY ("room_id") REFERENCES "public"."live_rooms"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
+CREATE UNIQUE INDEX "security_events_chain_seq_uq" ON "security_events" USING btree ("chain","seq");--> statement-breakpoint
+CREATE INDEX "security_events_shop_idx" ON "security_events" USING btree ("shop_id","occurred_at");--> statement-breakpoint
+CREATE INDEX "security_events_time_idx" ON "security_events" USING btree ("occurred_at");--> statement-breakpoint
+CREATE INDEX "security_events_account_idx" ON "security_events" USING btree ("account_id","occurred_at");--> statement-breakpoint
+CREATE INDEX "security_events_order_ids_idx" ON "security_events" USING gin ("order_ids");--> statement-breakpoint
 CREATE INDEX "products_shop_idx" ON "products" USING btree ("shop_id","id");--> statement-breakpoint
 CREATE INDEX "products_review_idx" ON "products" USING btree ("review_status");--> statement-breakpoint
 CREATE INDEX "shops_owner_idx" ON "shops" USING btree ("owner_account_id");--> statement-breakpoint
@@ -336,13 +341,13 @@ CREATE INDEX "recipients_shop_phone_idx" ON "recipients" USING btree ("shop_id",
 CREATE INDEX "recipients_shop_name_idx" ON "recipients" USING btree ("shop_id","name_index");--> statement-breakpoint
 CREATE UNIQUE INDEX "virtual_number_active_uq" ON "virtual_number_bindings" USING btree ("main_number","extension") WHERE "virtual_number_bindings"."released_at" is null;--> statement-breakpoint
 CREATE UNIQUE INDEX "virtual_number_order_active_uq" ON "virtual_number_bindings" USING btree ("order_id") WHERE "virtual_number_bindings"."released_at" is null;--> statement-breakpoint
+CREATE INDEX "virtual_number_expiry_idx" ON "virtual_number_bindings" USING btree ("expires_at") WHERE "virtual_number_bindings"."released_at" is null;--> statement-breakpoint
+CREATE INDEX "virtual_number_lookup_idx" ON "virtual_number_bindings" USING btree ("main_number","extension");--> statement-breakpoint
 CREATE UNIQUE INDEX "waybills_tracking_uq" ON "waybills" USING btree ("carrier","tracking_no");--> statement-breakpoint
 CREATE INDEX "waybills_order_idx" ON "waybills" USING btree ("order_id");--> statement-breakpoint
+CREATE INDEX "waybills_recipient_idx" ON "waybills" USING btree ("recipient_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "live_room_items_active_uq" ON "live_room_items" USING btree ("room_id","product_id") WHERE "live_room_items"."removed_at" is null;--> statement-breakpoint
 CREATE INDEX "live_rooms_creator_idx" ON "live_rooms" USING btree ("creator_account_id");--> statement-breakpoint
 CREATE INDEX "live_rooms_status_idx" ON "live_rooms" USING btree ("status");--> statement-breakpoint
 CREATE INDEX "videos_creator_idx" ON "videos" USING btree ("creator_account_id");--> statement-breakpoint
-CREATE INDEX "outbox_unpublished_idx" ON "outbox_events" USING btree ("id") WHERE "outbox_events"."published_at" is null;--> statement-breakpoint
-CREATE UNIQUE INDEX "security_events_chain_seq_uq" ON "security_events" USING btree ("chain","seq");--> statement-breakpoint
-CREATE INDEX "security_events_shop_idx" ON "security_events" USING btree ("shop_id","occurred_at");--> statement-breakpoint
-CREATE INDEX "security_events_time_idx" ON "security_events" USING btree ("occurred_at");
+CREATE INDEX "outbox_unpublished_idx" ON "outbox_events" USING btree ("id") WHERE "outbox_events"."published_at" is null;

@@ -9,3 +9,8 @@ $$;
 CREATE TRIGGER security_events_no_update_delete
   BEFORE UPDATE OR DELETE ON security_events
   FOR EACH ROW EXECUTE FUNCTION security_events_append_only();
+--> statement-breakpoint
+-- TRUNCATE skips row triggers: refuse it too.
+CREATE TRIGGER security_events_no_truncate
+  BEFORE TRUNCATE ON security_events
+  FOR EACH STATEMENT EXECUTE FUNCTION security_events_append_only();

@@ -33,5 +33,7 @@ export const securityEvents = pgTable(
     uniqueIndex('security_events_chain_seq_uq').on(t.chain, t.seq),
     index('security_events_shop_idx').on(t.shopId, t.occurredAt),
     index('security_events_time_idx').on(t.occurredAt),
+    index('security_events_account_idx').on(t.accountId, t.occurredAt),
+    index('security_events_order_ids_idx').using('gin', t.orderIds),
   ],
 );

@@ -116,6 +116,8 @@ export const virtualNumberBindings = pgTable(
   (t) => [
     uniqueIndex('virtual_number_active_uq').on(t.mainNumber, t.extension).where(sql`${t.releasedAt} is null`),
     uniqueIndex('virtual_number_order_active_uq').on(t.orderId).where(sql`${t.releasedAt} is null`),
+    index('virtual_number_expiry_idx').on(t.expiresAt).where(sql`${t.releasedAt} is null`),
+    index('virtual_number_lookup_idx').on(t.mainNumber, t.extension),
   ],
 );
 
@@ -149,5 +151,6 @@ export const waybills = pgTable(
   (t) => [
     uniqueIndex('waybills_tracking_uq').on(t.carrier, t.trackingNo),
     index('waybills_order_idx').on(t.orderId),
+    index('waybills_recipient_idx').on(t.recipientId),
   ],
 );
