@@ -5,7 +5,7 @@ import type { Role } from '../src/platform/auth.js';
 import { TestClock } from '../src/platform/clock.js';
 import { type Config, loadConfig } from '../src/platform/config.js';
 import { type Database, openDatabase } from '../src/platform/db.js';
-import { ephemeralMasterKey } from '../src/platform/keys.js';
+import { ephemeralMasterKey, type MasterKeyProvider } from '../src/platform/keys.js';
 import { createLogger } from '../src/platform/logger.js';
 
 /**
@@ -35,7 +35,10 @@ export interface TestContext {
   close(): Promise<void>;
 }
 
-export async function startTestApp(overrides: Partial<Config> = {}): Promise<TestContext> {
+export async function startTestApp(
+  overrides: Partial<Config> = {},
+  opts: { masterKey?: MasterKeyProvider } = {},
+): Promise<TestContext> {
   const database = await testDatabase();
   const clock = new TestClock(new Date());
   const logLines: string[] = [];
@@ -45,7 +48,7 @@ export async function startTestApp(overrides: Partial<Config> = {}): Promise<Tes
     config,
     clock,
     logger,
-    masterKey: ephemeralMasterKey(),
+    masterKey: opts.masterKey ?? ephemeralMasterKey(),
     database,
     background: false,
   });
