@@ -24,7 +24,7 @@ import { VirtualNumbers } from './modules/privacy/virtual-numbers.js';
 import { Waybills } from './modules/privacy/waybills.js';
 import { venueRoutes } from './modules/venues/routes.js';
 import { VenueService } from './modules/venues/service.js';
-import { type Clock, systemClock } from './platform/clock.js';
+import { type Clock, DAY, systemClock } from './platform/clock.js';
 import type { Config } from './platform/config.js';
 import type { Platform } from './platform/context.js';
 import { type Database, openDatabase } from './platform/db.js';
@@ -116,6 +116,13 @@ export async function buildApp(opts: AppOptions): Promise<App> {
 
   outbox.subscribe('venues.room-sales', 'order.paid', (e, tx) => venues.onOrderPaid(e, tx));
   outbox.subscribe('catalog.sold-units', 'order.paid', (e, tx) => countSoldUnits(e, tx));
+  outbox.subscribe('privacy.virtual-number-expiry', 'order.delivered', (e, tx) =>
+    numbers.expireWithAfterSales(
+      tx,
+      e.aggregateId,
+      new Date(e.createdAt.getTime() + config.AFTER_SALES_DAYS * DAY),
+    ),
+  );
   jobs.register({ name: 'orders.cancel-unpaid', run: () => orders.sweepUnpaid() });
   jobs.register({ name: 'orders.auto-confirm', run: () => orders.sweepAutoConfirm() });
   jobs.register({

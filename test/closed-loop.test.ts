@@ -1,6 +1,7 @@
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { skus } from '../src/modules/catalog/schema.js';
+import { virtualNumberBindings } from '../src/modules/privacy/schema.js';
 import { liveRooms } from '../src/modules/venues/schema.js';
 import { MINUTE } from '../src/platform/clock.js';
 import { signPayload } from '../src/platform/signing.js';
@@ -102,6 +103,13 @@ describe('the closed loop', () => {
       },
     });
     expect(delivered.statusCode).toBe(200);
+    // The label's virtual number now expires when the after-sales window closes: delivery + 7 days.
+    await t.app.platform.outbox.drain();
+    const [binding] = await t.app.platform.db
+      .select()
+      .from(virtualNumberBindings)
+      .where(eq(virtualNumberBindings.orderId, order.id));
+    expect(binding!.expiresAt.getTime()).toBe(t.clock.now().getTime() + 7 * 24 * 60 * MINUTE);
 
     t.clock.advance(10 * 24 * 60 * MINUTE + MINUTE);
     const swept = await t.app.platform.jobs.runNow('orders.auto-confirm');

@@ -201,6 +201,17 @@ export class VirtualNumbers {
     return { connected: true, orderId: binding.orderId, audit };
   }
 
+  /**
+   * Once delivery is known, the after-sales window has a fixed end: the order's binding
+   * expires then (it was bound at shipping with the latest possible end).
+   */
+  async expireWithAfterSales(ex: Executor, orderId: string, endsAt: Date): Promise<void> {
+    await ex
+      .update(virtualNumberBindings)
+      .set({ expiresAt: endsAt })
+      .where(and(eq(virtualNumberBindings.orderId, orderId), isNull(virtualNumberBindings.releasedAt)));
+  }
+
   /** Job: releases bindings past their expiry, in SKIP LOCKED batches, so extensions are reused. */
   async releaseExpired(): Promise<number> {
     let total = 0;
