@@ -3,6 +3,7 @@
  * services) and a bulk of historical orders loaded with set-based SQL. Found again by its
  * name on a re-run, so a loaded database is reused; an interrupted load resumes.
  */
+import { randomBytes } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import type { App } from '../src/app.js';
 import { hashPassword } from '../src/modules/identity/password.js';
@@ -24,10 +25,45 @@ export interface World {
 
 const ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz';
 const DAY_MS = 86_400_000;
+const D = (n: number) => sql.raw(String(n * DAY_MS));
 export const SPAN_DAYS = 90;
 
-const SURNAMES = ['王', '李', '张', '刘', '陈', '杨', '黄', '赵', '吴', '周', '徐', '孙', '马', '朱', '胡', '郭'];
-const GIVEN = ['小明', '丽', '伟', '芳', '娜', '秀英', '敏', '静', '磊', '强', '洋', '艳', '勇', '军', '杰', '娟'];
+const SURNAMES = [
+  '王',
+  '李',
+  '张',
+  '刘',
+  '陈',
+  '杨',
+  '黄',
+  '赵',
+  '吴',
+  '周',
+  '徐',
+  '孙',
+  '马',
+  '朱',
+  '胡',
+  '郭',
+];
+const GIVEN = [
+  '小明',
+  '丽',
+  '伟',
+  '芳',
+  '娜',
+  '秀英',
+  '敏',
+  '静',
+  '磊',
+  '强',
+  '洋',
+  '艳',
+  '勇',
+  '军',
+  '杰',
+  '娟',
+];
 const PLACES = [
   ['浙江省', '杭州市', '西湖区'],
   ['广东省', '深圳市', '南山区'],
@@ -198,6 +234,14 @@ function base32TimeJs(ms: number): string {
   return out;
 }
 
+/** 16 random Crockford base32 characters (80 bits), as the app's ids carry. */
+function randomChars(): string {
+  const b = randomBytes(16);
+  let out = '';
+  for (let i = 0; i < 16; i++) out += ALPHABET[b[i]! & 31];
+  return out;
+}
+
 export type Loader = 'sql' | 'node';
 
 /**
@@ -227,8 +271,8 @@ export async function loadChunk(
     opts.loader === 'sql'
       ? sql`
           select g, ms,
-            'ord_' || ${sql.raw(base32Time('ms'))} || substr(md5(${w.shopId} || ':' || g), 1, 16) as id,
-            'oln_' || ${sql.raw(base32Time('ms'))} || substr(md5(${w.shopId} || ':' || g || ':l'), 1, 16) as line_id
+            'ord_' || ${sql.raw(base32Time('ms'))} || substr(md5(${w.shopId}::text || ':' || g), 1, 16) as id,
+            'oln_' || ${sql.raw(base32Time('ms'))} || substr(md5(${w.shopId}::text || ':' || g || ':l'), 1, 16) as line_id
           from (
             select g, ${w.anchorMs}::bigint - ((${bulk}::bigint - g) * ${span}::bigint) / ${bulk}::bigint - 1 as ms
             from generate_series(${from}::bigint, ${to}::bigint) as g
@@ -241,12 +285,10 @@ export async function loadChunk(
           for (let g = from; g <= to; g++) {
             const ms = msOf(w.anchorMs, bulk, g);
             const t = base32TimeJs(ms);
-            const rnd = Math.random().toString(32).slice(2, 10).padEnd(8, '0');
-            const rnd2 = Math.random().toString(32).slice(2, 10).padEnd(8, '0');
             gs.push(g);
             mss.push(ms);
-            ids.push(`ord_${t}${rnd}${rnd2}`);
-            lineIds.push(`oln_${t}${rnd2}${rnd}`);
+            ids.push(`ord_${t}${randomChars()}`);
+            lineIds.push(`oln_${t}${randomChars()}`);
           }
           const arr = (xs: (string | number)[]) => `{${xs.join(',')}}`;
           return sql`
@@ -278,10 +320,10 @@ export async function loadChunk(
       select a.g, a.id, a.line_id, a.created, a.age_ms,
         case
           when a.r1 < 0.04 then 'cancelled'
-          when a.age_ms < 2 * ${DAY_MS}::bigint then case when a.r2 < 0.5 then 'paid' else 'shipped' end
-          when a.age_ms < 5 * ${DAY_MS}::bigint then
+          when a.age_ms < ${D(2)} then case when a.r2 < 0.5 then 'paid' else 'shipped' end
+          when a.age_ms < ${D(5)} then
             case when a.r2 < 0.3 then 'shipped' when a.r2 < 0.9 then 'delivered' else 'completed' end
-          when a.age_ms < 12 * ${DAY_MS}::bigint then case when a.r2 < 0.4 then 'delivered' else 'completed' end
+          when a.age_ms < ${D(12)} then case when a.r2 < 0.4 then 'delivered' else 'completed' end
           else 'completed'
         end as status,
         p.buyers[1 + a.g % cardinality(p.buyers)] as buyer,
@@ -305,9 +347,9 @@ export async function loadChunk(
         rid, rname, rphone, raddr,
         created, created + interval '15 minutes',
         case when status <> 'cancelled' then created + least(age_ms / 10, 60000 + (g % 540) * 1000) * interval '1 millisecond' end,
-        case when status in ('shipped', 'delivered', 'completed') then created + least(age_ms / 5, ${DAY_MS}) * interval '1 millisecond' end,
-        case when status in ('delivered', 'completed') then created + least(age_ms / 2, 3 * ${DAY_MS}) * interval '1 millisecond' end,
-        case when status = 'completed' then created + (least(age_ms / 2, 3 * ${DAY_MS}) + least(age_ms * 3 / 10, 10 * ${DAY_MS})) * interval '1 millisecond' end,
+        case when status in ('shipped', 'delivered', 'completed') then created + least(age_ms / 5, ${D(1)}) * interval '1 millisecond' end,
+        case when status in ('delivered', 'completed') then created + least(age_ms / 2, ${D(3)}) * interval '1 millisecond' end,
+        case when status = 'completed' then created + (least(age_ms / 2, ${D(3)}) + least(age_ms * 3 / 10, ${D(10)})) * interval '1 millisecond' end,
         case when status = 'cancelled' then created + interval '15 minutes' end,
         case when status = 'cancelled' then 'payment_timeout' end,
         case when status in ('shipped', 'delivered', 'completed') then (array['SF','YTO','ZTO','STO','YD','JD','EMS','JT'])[1 + g % 8] end,

@@ -93,9 +93,10 @@ export interface Source {
 }
 
 export interface Hit {
-  needle: string;
   where: string;
-  /** The text around the hit (in the form it was found: plain, URL-encoded, \u-escaped, base64). */
+  /** The needles found there. */
+  needles: string[];
+  /** The text around the first one (as found: plain, URL-encoded, \u-escaped, or a decoded base64 token). */
   excerpt: string;
 }
 
@@ -103,11 +104,11 @@ export interface Hit {
 function unicodeEscaped(s: string): string {
   return Array.from(s)
     .map((c) => {
-      const cp = c.codePointAt(0)!;
-      if (cp < 0x80) return c;
-      return Array.from({ length: c.length }, (_, i) => `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`).join(
-        '',
-      );
+      if (c.codePointAt(0)! < 0x80) return c;
+      return Array.from(
+        { length: c.length },
+        (_, i) => `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`,
+      ).join('');
     })
     .join('');
 }
@@ -126,36 +127,35 @@ const BASE64_TOKEN = /[A-Za-z0-9+/_-]{16,}={0,2}/g;
 function decodedTokens(text: string): string {
   const out: string[] = [];
   for (const m of text.matchAll(BASE64_TOKEN)) {
-    const tok = m[0].replace(/=+$/, '');
-    out.push(Buffer.from(tok.replace(/\+/g, '-').replace(/\//g, '_'), 'base64url').toString('utf8'));
+    const tok = m[0].replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
+    // Each alignment: the token may be glued to other base64-alphabet text ('/api/x/eyJ…').
+    for (let k = 0; k < 4; k++) out.push(Buffer.from(tok.slice(k), 'base64url').toString('utf8'));
   }
   return out.join('\n');
 }
 
-/** Every place where a needle occurs, in any spelling, in any source or its decoded base64 tokens. */
+/** Every source where a needle occurs, in any spelling, in its text or its decoded base64 tokens. */
 export function findLeaks(sources: Source[], needles: Needle[]): Hit[] {
   const prepared = needles.map((n) => ({ label: n.label, forms: spellings(n.value) }));
   const hits: Hit[] = [];
   const look = (where: string, text: string) => {
     const lower = text.toLowerCase();
+    let hit: Hit | undefined;
     for (const n of prepared) {
       for (const form of n.forms) {
         const at = lower.indexOf(form);
-        if (at >= 0) {
-          hits.push({
-            needle: n.label,
-            where,
-            excerpt: text.slice(Math.max(0, at - 80), at + form.length + 80),
-          });
-          break;
-        }
+        if (at < 0) continue;
+        hit ??= { where, needles: [], excerpt: text.slice(Math.max(0, at - 100), at + form.length + 100) };
+        hit.needles.push(n.label);
+        break;
       }
     }
+    if (hit) hits.push(hit);
   };
   for (const s of sources) {
     look(s.where, s.text);
     const decoded = decodedTokens(s.text);
-    if (decoded) look(`${s.where} (base64-decoded token)`, decoded);
+    if (decoded) look(`${s.where} (a base64 token, decoded)`, decoded);
   }
   return hits;
 }
@@ -180,7 +180,7 @@ export async function databaseSources(db: Db): Promise<Source[]> {
       select table_schema as s, table_name as t from information_schema.tables
       where table_type = 'BASE TABLE'
         and table_schema not in ('pg_catalog', 'information_schema')
-        and table_schema not like 'pg\_%'
+        and left(table_schema, 3) <> 'pg_'
       order by 1, 2`),
   );
   for (const { s, t } of tables) {

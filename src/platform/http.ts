@@ -142,9 +142,16 @@ export async function createHttpServer(opts: {
     if (opts.webRoot && req.method === 'GET' && !req.url.startsWith('/api/') && !req.url.includes('.')) {
       return reply.sendFile('index.html');
     }
-    return reply
-      .code(404)
-      .send({ code: 'NOT_FOUND', message: `No route ${req.method} ${req.url.split('?')[0]}`, details: {} });
+    return (
+      reply
+        .code(404)
+        // The path is not echoed: it may carry data the caller typed (an id, a phone number).
+        .send({
+          code: 'NOT_FOUND',
+          message: `No such route for ${req.method}; see /docs for the API.`,
+          details: {},
+        })
+    );
   });
 
   await app.register(fastifySwagger, {

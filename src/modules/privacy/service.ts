@@ -271,14 +271,16 @@ export class PrivacyVault {
    * small batches with a conditional update, while the service keeps running. Recipients are
    * not re-encrypted: only the 32-byte data keys change wrapping.
    */
-  async rewrapDataKeys(): Promise<{ rewrapped: number; version: string }> {
+  async rewrapDataKeys(opts: { shopIds?: string[] } = {}): Promise<{ rewrapped: number; version: string }> {
     const version = this.master.currentVersion;
     let rewrapped = 0;
     for (;;) {
+      const conds = [ne(privacyDataKeys.masterKeyVersion, version), isNull(privacyDataKeys.shreddedAt)];
+      if (opts.shopIds) conds.push(inArray(privacyDataKeys.shopId, opts.shopIds));
       const batch = await this.db
         .select()
         .from(privacyDataKeys)
-        .where(and(ne(privacyDataKeys.masterKeyVersion, version), isNull(privacyDataKeys.shreddedAt)))
+        .where(and(...conds))
         .limit(200);
       if (batch.length === 0) return { rewrapped, version };
       for (const k of batch) {
