@@ -3,11 +3,36 @@
  * services) and a bulk of historical orders loaded with set-based SQL. Found again by its
  * name on a re-run, so a loaded database is reused; an interrupted load resumes.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { sql } from 'drizzle-orm';
-import type { App } from '../src/app.js';
+import { type App, buildApp } from '../src/app.js';
 import { hashPassword } from '../src/modules/identity/password.js';
+import { loadConfig } from '../src/platform/config.js';
 import { rowsOf } from '../src/platform/db.js';
+import { localMasterKey } from '../src/platform/keys.js';
+
+/**
+ * benchApp() from common.ts, but with a master key that outlives the process: the shop's data
+ * keys are wrapped by it, and a re-run must unwrap them to decrypt. It is a fixed, public,
+ * bench-only key (override with BENCH_MASTER_KEY, base64 of 32 bytes) for fake recipients.
+ */
+export async function privacyBenchApp(): Promise<App> {
+  const config = loadConfig(process.env, {
+    PGLITE_DIR: 'memory://',
+    JOB_INTERVAL_MS: 0,
+    SEED_DEMO: false,
+    LOG_LEVEL: 'warn',
+    DB_POOL_MAX: 40,
+  });
+  const envKey =
+    process.env.BENCH_MASTER_KEY ??
+    createHash('sha256').update('livecart bench:privacy master key (public, bench only)').digest('base64');
+  return buildApp({
+    config,
+    masterKey: localMasterKey({ keyDir: '.data/bench-keys-unused', envKey }),
+    background: process.env.BENCH_BG !== '0',
+  });
+}
 
 export interface World {
   shopId: string;
@@ -187,6 +212,14 @@ async function readWorld(app: App, shopName: string): Promise<World> {
       where o.shop_id = ${shop.id} and o.status = 'paid' order by o.id`),
   );
   if (paid.length === 0) throw new Error(`shop ${shop.id} (${shopName}) has no real paid orders`);
+  try {
+    await app.services.vault.openRecipients(db, shop.id, [paid[0]!.recipient_id]);
+  } catch (err) {
+    throw new Error(
+      `shop ${shop.id} (${shopName}) was sealed under another master key (${(err as Error).message}); ` +
+        'run with the BENCH_MASTER_KEY it was made with, or drop the database and load it again',
+    );
+  }
   return {
     shopId: shop.id,
     merchantId: shop.owner_account_id,

@@ -327,9 +327,9 @@ CREATE UNIQUE INDEX "skus_product_name_uq" ON "skus" USING btree ("product_id","
 CREATE INDEX "sessions_account_idx" ON "sessions" USING btree ("account_id");--> statement-breakpoint
 CREATE INDEX "shop_members_account_idx" ON "shop_members" USING btree ("account_id");--> statement-breakpoint
 CREATE INDEX "order_lines_order_idx" ON "order_lines" USING btree ("order_id");--> statement-breakpoint
-CREATE INDEX "orders_shop_list_idx" ON "orders" USING btree ("shop_id","id" DESC NULLS LAST);--> statement-breakpoint
-CREATE INDEX "orders_shop_status_idx" ON "orders" USING btree ("shop_id","status","id" DESC NULLS LAST);--> statement-breakpoint
-CREATE INDEX "orders_buyer_idx" ON "orders" USING btree ("buyer_account_id","id" DESC NULLS LAST);--> statement-breakpoint
+CREATE INDEX "orders_shop_list_idx" ON "orders" USING btree ("shop_id","id");--> statement-breakpoint
+CREATE INDEX "orders_shop_status_idx" ON "orders" USING btree ("shop_id","status","id");--> statement-breakpoint
+CREATE INDEX "orders_buyer_idx" ON "orders" USING btree ("buyer_account_id","id");--> statement-breakpoint
 CREATE INDEX "orders_unpaid_deadline_idx" ON "orders" USING btree ("pay_deadline") WHERE "orders"."status" = 'pending_payment';--> statement-breakpoint
 CREATE INDEX "orders_delivered_idx" ON "orders" USING btree ("delivered_at") WHERE "orders"."status" = 'delivered';--> statement-breakpoint
 CREATE INDEX "orders_tracking_idx" ON "orders" USING btree ("tracking_no");--> statement-breakpoint

@@ -45,9 +45,11 @@ export const orders = pgTable(
     trackingNo: text('tracking_no'),
   },
   (t) => [
-    index('orders_shop_list_idx').on(t.shopId, t.id.desc()),
-    index('orders_shop_status_idx').on(t.shopId, t.status, t.id.desc()),
-    index('orders_buyer_idx').on(t.buyerAccountId, t.id.desc()),
+    // Ascending on purpose: a backward scan serves `ORDER BY id DESC` (NULLS FIRST), which a
+    // `DESC NULLS LAST` index (drizzle's `.desc()`) cannot; measured 0.2 ms against 9–19 ms.
+    index('orders_shop_list_idx').on(t.shopId, t.id),
+    index('orders_shop_status_idx').on(t.shopId, t.status, t.id),
+    index('orders_buyer_idx').on(t.buyerAccountId, t.id),
     index('orders_unpaid_deadline_idx').on(t.payDeadline).where(sql`${t.status} = 'pending_payment'`),
     index('orders_delivered_idx').on(t.deliveredAt).where(sql`${t.status} = 'delivered'`),
     index('orders_tracking_idx').on(t.trackingNo),

@@ -417,6 +417,8 @@ export class OrderService {
         shopId: orders.shopId,
         status: orders.status,
         recipientId: orders.recipientId,
+        paidAt: orders.paidAt,
+        shippedAt: orders.shippedAt,
         deliveredAt: orders.deliveredAt,
         completedAt: orders.completedAt,
       })

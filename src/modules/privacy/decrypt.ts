@@ -15,6 +15,8 @@ export interface OrderFact {
   shopId: string;
   status: string;
   recipientId: string;
+  paidAt: Date | null;
+  shippedAt: Date | null;
   deliveredAt: Date | null;
   completedAt: Date | null;
 }
@@ -71,6 +73,18 @@ export class DecryptService {
     return from ? new Date(from.getTime() + this.p.config.AFTER_SALES_DAYS * DAY) : null;
   }
 
+  /**
+   * How long a virtual number handed out now should last: the end of the after-sales window
+   * once delivery is known, else the latest it can be (auto-confirmation plus after-sales,
+   * counted from shipping or payment). Stable across calls, so re-decrypting moves nothing.
+   */
+  private numberExpiry(o: OrderFact): Date {
+    const known = this.afterSalesEndsAt(o);
+    if (known) return known;
+    const from = (o.shippedAt ?? o.paidAt ?? this.p.clock.now()).getTime();
+    return new Date(from + (this.p.config.AUTO_CONFIRM_DAYS + this.p.config.AFTER_SALES_DAYS) * DAY);
+  }
+
   async decrypt(
     caller: DecryptCaller,
     shopId: string,
@@ -119,17 +133,34 @@ export class DecryptService {
     const day = localDay(now, this.offset);
     try {
       return await inTransaction(this.p.db, async (tx) => {
-        const [spent] = await tx
-          .update(decryptQuotas)
-          .set({ used: sql`${decryptQuotas.used} + ${ids.length}` })
-          .where(
-            and(
-              eq(decryptQuotas.shopId, shopId),
-              eq(decryptQuotas.day, day),
-              sql`${decryptQuotas.used} + ${ids.length} <= ${decryptQuotas.base} + ${decryptQuotas.raised}`,
-            ),
-          )
-          .returning();
+        // Quota, recipients and number bindings are read side by side (pipelined on PostgreSQL).
+        const [[spent], plain, numbers] = await Promise.all([
+          tx
+            .update(decryptQuotas)
+            .set({ used: sql`${decryptQuotas.used} + ${ids.length}` })
+            .where(
+              and(
+                eq(decryptQuotas.shopId, shopId),
+                eq(decryptQuotas.day, day),
+                sql`${decryptQuotas.used} + ${ids.length} <= ${decryptQuotas.base} + ${decryptQuotas.raised}`,
+              ),
+            )
+            .returning(),
+          this.vault.openRecipients(
+            tx,
+            shopId,
+            facts.map((f) => f.recipientId),
+          ),
+          this.numbers.bindForOrders(
+            tx,
+            facts.map((f) => ({
+              orderId: f.id,
+              shopId,
+              recipientId: f.recipientId,
+              expiresAt: this.numberExpiry(f),
+            })),
+          ),
+        ]);
         if (!spent) {
           const q = await this.readQuota(tx, shopId, day);
           throw new AppError(
@@ -138,22 +169,10 @@ export class DecryptService {
             { ...q },
           );
         }
-        const plain = await this.vault.openRecipients(
-          tx,
-          shopId,
-          facts.map((f) => f.recipientId),
-        );
-        const out: DecryptedRecipient[] = [];
-        for (const f of facts) {
+        const out: DecryptedRecipient[] = facts.map((f) => {
           const r = plain.find((p) => p.id === f.recipientId)!;
-          const expiresAt = this.afterSalesEndsAt(f) ?? new Date(now.getTime() + 30 * DAY);
-          const vn = await this.numbers.bindForOrder(tx, {
-            orderId: f.id,
-            shopId,
-            recipientId: f.recipientId,
-            expiresAt,
-          });
-          out.push({
+          const vn = numbers.get(f.id)!;
+          return {
             orderId: f.id,
             name: r.name,
             phone: vn.number,
@@ -163,8 +182,8 @@ export class DecryptService {
             city: r.city,
             district: r.district,
             detail: r.detail,
-          });
-        }
+          };
+        });
         await this.audit.record(tx, {
           operation: 'decrypt',
           actor: caller.audit,

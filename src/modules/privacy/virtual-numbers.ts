@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { and, eq, isNull, sql } from 'drizzle-orm';
+import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { Platform } from '../../platform/context.js';
 import { type Executor, rowsOf } from '../../platform/db.js';
 import { AppError, invalidState } from '../../platform/errors.js';
@@ -135,6 +135,39 @@ export class VirtualNumbers {
     throw invalidState(`Order ${input.orderId} is being bound to a virtual number concurrently; try again.`, {
       orderId: input.orderId,
     });
+  }
+
+  /**
+   * bindForOrder for a batch (decrypt asks for up to 50): one read finds the live bindings
+   * that already last long enough; only the rest go through bindForOrder one by one.
+   */
+  async bindForOrders(
+    ex: Executor,
+    inputs: { orderId: string; shopId: string; recipientId: string; expiresAt: Date }[],
+  ): Promise<Map<string, VirtualNumberBinding>> {
+    const now = this.p.clock.now();
+    const rows = inputs.length
+      ? await ex
+          .select()
+          .from(virtualNumberBindings)
+          .where(
+            and(
+              inArray(
+                virtualNumberBindings.orderId,
+                inputs.map((i) => i.orderId),
+              ),
+              isNull(virtualNumberBindings.releasedAt),
+            ),
+          )
+      : [];
+    const out = new Map<string, VirtualNumberBinding>();
+    for (const input of inputs) {
+      const live = rows.find(
+        (r) => r.orderId === input.orderId && r.expiresAt > now && r.expiresAt >= input.expiresAt,
+      );
+      out.set(input.orderId, live ? view(live) : await this.bindForOrder(ex, input));
+    }
+    return out;
   }
 
   /**
