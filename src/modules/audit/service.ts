@@ -368,13 +368,17 @@ export class AuditLog {
 
   /** Locks the chain, reads its head and inserts the events after it, in the given transaction. */
   private async append(tx: Tx, chain: string, events: Pending[]): Promise<void> {
-    await tx.execute(sql`select pg_advisory_xact_lock(${LOCK_NAMESPACE}::int, hashtext(${chain}))`);
-    const [head] = await tx
-      .select({ seq: securityEvents.seq, hash: securityEvents.hash })
-      .from(securityEvents)
-      .where(eq(securityEvents.chain, chain))
-      .orderBy(desc(securityEvents.seq))
-      .limit(1);
+    // Issued together: on one connection the head read runs after the lock is granted, so it
+    // sees the chain as the previous holder committed it (read committed), one round trip less.
+    const [, [head]] = await Promise.all([
+      tx.execute(sql`select pg_advisory_xact_lock(${LOCK_NAMESPACE}::int, hashtext(${chain}))`),
+      tx
+        .select({ seq: securityEvents.seq, hash: securityEvents.hash })
+        .from(securityEvents)
+        .where(eq(securityEvents.chain, chain))
+        .orderBy(desc(securityEvents.seq))
+        .limit(1),
+    ]);
     let seq = head?.seq ?? 0;
     let prevHash = head?.hash ?? GENESIS_HASH;
     const rows: Row[] = events.map((e) => {
