@@ -1,13 +1,13 @@
 import { sql } from 'drizzle-orm';
 import { type App, buildApp } from '../src/app.js';
 import { loadConfig } from '../src/platform/config.js';
-import { ephemeralMasterKey } from '../src/platform/keys.js';
+import { ephemeralMasterKey, type MasterKeyProvider } from '../src/platform/keys.js';
 
 /**
  * Benchmarks run on PostgreSQL when DATABASE_URL is set, else on an in-memory PGlite. They
  * create their own uniquely named rows, so any migrated database will do.
  */
-export async function benchApp(): Promise<App> {
+export async function benchApp(opts: { masterKey?: MasterKeyProvider } = {}): Promise<App> {
   const config = loadConfig(process.env, {
     PGLITE_DIR: 'memory://',
     JOB_INTERVAL_MS: 0,
@@ -15,7 +15,11 @@ export async function benchApp(): Promise<App> {
     LOG_LEVEL: 'warn',
     DB_POOL_MAX: 40,
   });
-  return buildApp({ config, masterKey: ephemeralMasterKey(), background: process.env.BENCH_BG !== '0' });
+  return buildApp({
+    config,
+    masterKey: opts.masterKey ?? ephemeralMasterKey(),
+    background: process.env.BENCH_BG !== '0',
+  });
 }
 
 export function percentile(sorted: number[], p: number): number {

@@ -5,11 +5,11 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { sql } from 'drizzle-orm';
-import { type App, buildApp } from '../src/app.js';
+import type { App } from '../src/app.js';
 import { hashPassword } from '../src/modules/identity/password.js';
-import { loadConfig } from '../src/platform/config.js';
 import { rowsOf } from '../src/platform/db.js';
 import { localMasterKey } from '../src/platform/keys.js';
+import { benchApp } from './common.js';
 
 /**
  * benchApp() from common.ts, but with a master key that outlives the process: the shop's data
@@ -17,21 +17,10 @@ import { localMasterKey } from '../src/platform/keys.js';
  * bench-only key (override with BENCH_MASTER_KEY, base64 of 32 bytes) for fake recipients.
  */
 export async function privacyBenchApp(): Promise<App> {
-  const config = loadConfig(process.env, {
-    PGLITE_DIR: 'memory://',
-    JOB_INTERVAL_MS: 0,
-    SEED_DEMO: false,
-    LOG_LEVEL: 'warn',
-    DB_POOL_MAX: 40,
-  });
   const envKey =
     process.env.BENCH_MASTER_KEY ??
     createHash('sha256').update('livecart bench:privacy master key (public, bench only)').digest('base64');
-  return buildApp({
-    config,
-    masterKey: localMasterKey({ keyDir: '.data/bench-keys-unused', envKey }),
-    background: process.env.BENCH_BG !== '0',
-  });
+  return benchApp({ masterKey: localMasterKey({ keyDir: '.data/bench-keys-unused', envKey }) });
 }
 
 export interface World {
