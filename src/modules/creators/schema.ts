@@ -1,6 +1,5 @@
-import { pgTable, text, timestamp } from 'drizzle-orm/pg-core';
-
-const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+import { pgTable, text } from 'drizzle-orm/pg-core';
+import { ts } from '../../platform/columns.js';
 
 export const creatorProfiles = pgTable('creator_profiles', {
   accountId: text('account_id').primaryKey(),

@@ -1,6 +1,5 @@
-import { index, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
-
-const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+import { index, pgTable, primaryKey, text } from 'drizzle-orm/pg-core';
+import { ts } from '../../platform/columns.js';
 
 export const accounts = pgTable('accounts', {
   id: text('id').primaryKey(),

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gte, inArray, lt, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gte, inArray, lt, type SQL, sql } from 'drizzle-orm';
 import { DAY, MINUTE } from '../../platform/clock.js';
 import type { Platform } from '../../platform/context.js';
 import { type Executor, rowsOf, type Tx } from '../../platform/db.js';
@@ -286,16 +286,21 @@ export class OrderService {
     return (await this.withLines(this.p.db, [o]))[0]!;
   }
 
-  async listBuyerOrders(buyerId: string, page: { cursor?: string | undefined; limit: number }) {
-    const conds = [eq(orders.buyerAccountId, buyerId)];
-    if (page.cursor) conds.push(lt(orders.id, page.cursor));
+  /** A page of orders, newest first, with their lines and the keyset cursor of the next page. */
+  private async pageOfOrders(conds: SQL[], limit: number) {
     const rows = await this.p.db
       .select()
       .from(orders)
       .where(and(...conds))
       .orderBy(desc(orders.id))
-      .limit(page.limit);
-    return { items: await this.withLines(this.p.db, rows), nextCursor: nextCursor(rows, page.limit) };
+      .limit(limit);
+    return { items: await this.withLines(this.p.db, rows), nextCursor: nextCursor(rows, limit) };
+  }
+
+  async listBuyerOrders(buyerId: string, page: { cursor?: string | undefined; limit: number }) {
+    const conds = [eq(orders.buyerAccountId, buyerId)];
+    if (page.cursor) conds.push(lt(orders.id, page.cursor));
+    return this.pageOfOrders(conds, page.limit);
   }
 
   /** The shop's order list, newest first; a keyset cursor keeps deep pages as fast as the first. */
@@ -314,13 +319,7 @@ export class OrderService {
     if (page.status) conds.push(eq(orders.status, page.status));
     if (page.cursor) conds.push(lt(orders.id, page.cursor));
     if (page.recipientIds) conds.push(inArray(orders.recipientId, page.recipientIds));
-    const rows = await this.p.db
-      .select()
-      .from(orders)
-      .where(and(...conds))
-      .orderBy(desc(orders.id))
-      .limit(page.limit);
-    return { items: await this.withLines(this.p.db, rows), nextCursor: nextCursor(rows, page.limit) };
+    return this.pageOfOrders(conds, page.limit);
   }
 
   /** Ids of the shop's orders matching an export filter, newest first (at most `limit`). */
@@ -329,10 +328,7 @@ export class OrderService {
     filter: { status?: OrderStatus | undefined; from?: Date | undefined; to?: Date | undefined },
     limit: number,
   ): Promise<string[]> {
-    const conds = [eq(orders.shopId, shopId)];
-    if (filter.status) conds.push(eq(orders.status, filter.status));
-    if (filter.from) conds.push(gte(orders.createdAt, filter.from));
-    if (filter.to) conds.push(lt(orders.createdAt, filter.to));
+    const conds = exportConditions(shopId, filter);
     const rows = await this.p.db
       .select({ id: orders.id })
       .from(orders)
@@ -353,10 +349,7 @@ export class OrderService {
     yield `${CSV_HEADER.join(',')}\n`;
     let cursor: string | undefined;
     for (;;) {
-      const conds = [eq(orders.shopId, shopId)];
-      if (filter.status) conds.push(eq(orders.status, filter.status));
-      if (filter.from) conds.push(gte(orders.createdAt, filter.from));
-      if (filter.to) conds.push(lt(orders.createdAt, filter.to));
+      const conds = exportConditions(shopId, filter);
       if (cursor) conds.push(lt(orders.id, cursor));
       const rows = await this.p.db
         .select()
@@ -695,6 +688,16 @@ export class OrderService {
     if (n > 0) this.p.outbox.wake();
     return n;
   }
+}
+
+type ExportFilter = { status?: OrderStatus | undefined; from?: Date | undefined; to?: Date | undefined };
+
+function exportConditions(shopId: string, filter: ExportFilter): SQL[] {
+  const conds = [eq(orders.shopId, shopId)];
+  if (filter.status) conds.push(eq(orders.status, filter.status));
+  if (filter.from) conds.push(gte(orders.createdAt, filter.from));
+  if (filter.to) conds.push(lt(orders.createdAt, filter.to));
+  return conds;
 }
 
 const CSV_HEADER = [
