@@ -47,7 +47,11 @@ describe('transactional outbox', () => {
 
     await dispatcher.drain();
     expect(await handled()).toEqual(['count:1', 'count:2', 'count:3', 'flaky:1', 'flaky:3']);
-    const rows = await db.select().from(outboxEvents).where(inArray(outboxEvents.id, ids));
+    const rows = await db
+      .select()
+      .from(outboxEvents)
+      .where(inArray(outboxEvents.id, ids))
+      .orderBy(outboxEvents.id);
     expect(rows.filter((r) => r.publishedAt).map((r) => r.payload)).toEqual([{ n: 1 }, { n: 3 }]);
     const failed = rows.find((r) => !r.publishedAt)!;
     expect(failed).toMatchObject({ attempts: 1, lastError: 'downstream unavailable' });
