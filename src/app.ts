@@ -9,6 +9,8 @@ import { CatalogService, countSoldUnits } from './modules/catalog/service.js';
 import { creatorRoutes } from './modules/creators/routes.js';
 import { CreatorService } from './modules/creators/service.js';
 import { identityRoutes } from './modules/identity/routes.js';
+import { ledgerRoutes } from './modules/ledger/routes.js';
+import { LedgerService } from './modules/ledger/service.js';
 import { IdentityService } from './modules/identity/service.js';
 import { orderRoutes } from './modules/orders/routes.js';
 import { OrderService } from './modules/orders/service.js';
@@ -21,6 +23,8 @@ import { privacyLogisticsRoutes } from './modules/privacy/logistics-routes.js';
 import { privacyRoutes } from './modules/privacy/routes.js';
 import { PrivacyVault } from './modules/privacy/service.js';
 import { VirtualNumbers } from './modules/privacy/virtual-numbers.js';
+import { promotionRoutes } from './modules/promotions/routes.js';
+import { PromotionService } from './modules/promotions/service.js';
 import { Waybills } from './modules/privacy/waybills.js';
 import { venueRoutes } from './modules/venues/routes.js';
 import { VenueService } from './modules/venues/service.js';
@@ -58,6 +62,7 @@ export interface App {
     creators: CreatorService;
     venues: VenueService;
     orders: OrderService;
+    promotions: PromotionService;
     payments: PaymentService;
     vault: PrivacyVault;
     audit: AuditLog;
@@ -65,6 +70,7 @@ export interface App {
     waybills: Waybills;
     decrypt: DecryptService;
     erasure: BuyerErasure;
+    ledger: LedgerService;
   };
   paymentProvider: SimulatedPaymentProvider;
   close(): Promise<void>;
@@ -97,7 +103,8 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   const venues = new VenueService(platform, catalog, creators);
   const numbers = new VirtualNumbers(platform, vault);
   const waybills = new Waybills(platform, vault, numbers, masterKey);
-  const orders = new OrderService(platform, venues, vault, waybills);
+  const promotions = new PromotionService(platform, catalog);
+  const orders = new OrderService(platform, venues, vault, waybills, promotions);
   const paymentProvider = new SimulatedPaymentProvider(
     config.PAYMENT_WEBHOOK_SECRET,
     config.PAYMENT_SIM_MODE,
@@ -105,6 +112,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   );
   const payments = new PaymentService(platform, orders, paymentProvider);
   const audit = new AuditLog(platform);
+  const ledger = new LedgerService(platform);
   const decrypt = new DecryptService(platform, vault, numbers, audit, {
     orderFacts: (shopId, ids) => orders.decryptFacts(shopId, ids),
     paidOrdersByDay: (shopId, from, to) => orders.paidOrdersByDay(shopId, from, to),
@@ -123,6 +131,11 @@ export async function buildApp(opts: AppOptions): Promise<App> {
       new Date(e.createdAt.getTime() + config.AFTER_SALES_DAYS * DAY),
     ),
   );
+  outbox.subscribe('ledger.book-payment', 'order.paid', (e, tx) => ledger.bookOrderPayment(tx, e.payload));
+  outbox.subscribe('ledger.note-delivery', 'order.delivered', (e, tx) => ledger.noteOrderProgress(tx, e, 'delivered'));
+  outbox.subscribe('ledger.note-completion', 'order.completed', (e, tx) =>
+    ledger.noteOrderProgress(tx, e, 'completed'),
+  );
   jobs.register({ name: 'orders.cancel-unpaid', run: () => orders.sweepUnpaid() });
   jobs.register({ name: 'orders.auto-confirm', run: () => orders.sweepAutoConfirm() });
   jobs.register({
@@ -130,6 +143,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     run: () =>
       vault.shredExpired({ retentionDays: config.RETENTION_DAYS, afterSalesDays: config.AFTER_SALES_DAYS }),
   });
+  jobs.register({ name: 'ledger.settle', run: () => ledger.settleDue() });
   jobs.register({ name: 'privacy.release-virtual-numbers', run: () => numbers.releaseExpired() });
   jobs.register({ name: 'privacy.purge-waybill-payloads', run: () => waybills.purgeShreddedPayloads() });
 
@@ -161,6 +175,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   creatorRoutes(http, creators);
   venueRoutes(http, venues);
   orderRoutes(http, orders, { logisticsSecret: config.LOGISTICS_WEBHOOK_SECRET, vault, audit, db });
+  promotionRoutes(http, promotions);
   privacyRoutes(http, { decrypt, erasure, audit });
   privacyLogisticsRoutes(http, {
     waybills,
@@ -177,6 +192,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
       }),
   });
   auditRoutes(http, audit);
+  ledgerRoutes(http, ledger);
   paymentRoutes(http, payments, config.PAYMENT_WEBHOOK_SECRET);
   http.get('/health', { schema: { hide: true } }, async () => ({ ok: true, db: database.kind }));
 
@@ -207,6 +223,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
       creators,
       venues,
       orders,
+      promotions,
       payments,
       vault,
       audit,
@@ -214,6 +231,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
       waybills,
       decrypt,
       erasure,
+      ledger,
     },
     paymentProvider,
     async close() {

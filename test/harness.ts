@@ -6,6 +6,7 @@ import { TestClock } from '../src/platform/clock.js';
 import { type Config, loadConfig } from '../src/platform/config.js';
 import { type Database, openDatabase } from '../src/platform/db.js';
 import { ephemeralMasterKey, type MasterKeyProvider } from '../src/platform/keys.js';
+import { signPayload } from '../src/platform/signing.js';
 import { createLogger } from '../src/platform/logger.js';
 
 /**
@@ -93,7 +94,7 @@ export const recipient = (over: Partial<Record<string, string>> = {}) => ({
  */
 export async function sellingWorld(
   t: TestContext,
-  opts: { stock?: number; priceFen?: number; commissionBps?: number } = {},
+  opts: { stock?: number; priceFen?: number; commissionBps?: number; categorySlug?: string } = {},
 ) {
   const operator = await t.account(['operator']);
   const merchant = await t.account(['buyer', 'merchant']);
@@ -121,7 +122,7 @@ export async function sellingWorld(
     }),
   );
   const category = await t.app.services.catalog.ensureCategory(t.app.platform.db, {
-    slug: 'beauty',
+    slug: opts.categorySlug ?? 'beauty',
     nameZh: '美妆个护',
     nameEn: 'Beauty',
   });
@@ -205,4 +206,32 @@ export function pay(t: TestContext, token: string, orderId: string, key = unique
     token,
     headers: { 'idempotency-key': key },
   });
+}
+
+/** Ships a paid order and has the carrier report it delivered (a signed logistics webhook). */
+export async function shipAndDeliver(t: TestContext, shopId: string, merchantToken: string, orderId: string) {
+  const trackingNo = unique('SFLC').toUpperCase();
+  const shipped = await t.request({
+    method: 'POST',
+    url: `/api/shops/${shopId}/orders/${orderId}/ship`,
+    token: merchantToken,
+    payload: { carrier: 'SF', trackingNo },
+  });
+  if (shipped.statusCode !== 200) throw new Error(`ship: ${shipped.statusCode} ${shipped.body}`);
+  const body = JSON.stringify({ eventId: unique('trk-'), carrier: 'SF', trackingNo, status: 'delivered' });
+  const delivered = await t.request({
+    method: 'POST',
+    url: '/api/webhooks/logistics',
+    payload: body,
+    headers: {
+      'content-type': 'application/json',
+      'x-livecart-signature': signPayload(
+        t.app.platform.config.LOGISTICS_WEBHOOK_SECRET,
+        body,
+        Math.floor(Date.now() / 1000),
+      ),
+    },
+  });
+  if (delivered.statusCode !== 200) throw new Error(`deliver: ${delivered.statusCode} ${delivered.body}`);
+  await t.app.platform.outbox.drain();
 }

@@ -46,6 +46,7 @@ const realParams = (): Record<string, string> => ({
   accountId: world.creator.id,
   orderId: 'ord_00000000000000000000000000',
   videoId: 'vid_00000000000000000000000000',
+  couponId: 'cpn_00000000000000000000000000',
 });
 
 const validBodies = (): Record<string, unknown> => ({

@@ -12,6 +12,8 @@ export const SHOP_PERMISSIONS = [
   'orders.ship',
   'orders.decrypt',
   'orders.export',
+  'finance.read',
+  'finance.withdraw',
   'staff.manage',
 ] as const;
 export type ShopPermission = (typeof SHOP_PERMISSIONS)[number];

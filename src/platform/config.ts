@@ -53,6 +53,10 @@ const envSchema = z.object({
   TELEPHONY_WEBHOOK_SECRET: z.string().min(16).default('sim-telephony-webhook-secret-change-me'),
   /** Proxies whose X-Forwarded-For is believed (comma-separated IPs or CIDRs), for the real client IP. */
   TRUSTED_PROXIES: z.string().default(''),
+  /** Technical service fee for a category without a rate of its own, in basis points (2 %). */
+  SERVICE_FEE_DEFAULT_BPS: z.coerce.number().int().min(0).max(2000).default(200),
+  /** Orders the settlement job moves from pending to available per transaction. */
+  SETTLEMENT_BATCH: z.coerce.number().int().min(1).max(50_000).default(5_000),
 });
 
 export type Config = z.output<typeof envSchema>;

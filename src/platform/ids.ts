@@ -20,6 +20,10 @@ export const ID_PREFIX = {
   securityEvent: 'sev',
   virtualNumber: 'vn',
   waybill: 'wb',
+  coupon: 'cpn',
+  couponClaim: 'cpc',
+  journal: 'jnl',
+  feeRate: 'fee',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIX;

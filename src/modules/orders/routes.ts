@@ -26,6 +26,11 @@ export const checkoutBody = z.object({
     .min(1)
     .max(50),
   recipient: recipientInputSchema,
+  couponClaimIds: z
+    .array(idOf('cpc'))
+    .max(2)
+    .optional()
+    .describe('Claimed coupons: at most one shop coupon of this shop and one platform coupon'),
 });
 
 export interface OrderRouteDeps {

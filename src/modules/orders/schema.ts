@@ -22,7 +22,13 @@ export const orders = pgTable(
     shopId: text('shop_id').notNull(),
     buyerAccountId: text('buyer_account_id').notNull(),
     status: text('status').$type<OrderStatus>().notNull(),
+    /** Goods total: the sum of the lines' totals, before discounts. */
     totalFen: integer('total_fen').notNull(),
+    /** Coupon discounts at checkout: funded by the shop, and by the platform. */
+    shopDiscountFen: integer('shop_discount_fen').notNull().default(0),
+    platformDiscountFen: integer('platform_discount_fen').notNull().default(0),
+    /** What the buyer pays: total_fen minus both discounts. */
+    payableFen: integer('payable_fen').notNull(),
     /** Attribution (归因) snapshotted at checkout. */
     venueType: text('venue_type').$type<VenueType>().notNull(),
     venueId: text('venue_id'),
@@ -54,6 +60,12 @@ export const orders = pgTable(
     index('orders_tracking_idx').on(t.trackingNo),
     index('orders_shop_paid_idx').on(t.shopId, t.paidAt),
     check('orders_total_positive', sql`${t.totalFen} > 0`),
+    check('orders_payable_positive', sql`${t.payableFen} > 0`),
+    check('orders_discounts_nonnegative', sql`${t.shopDiscountFen} >= 0 and ${t.platformDiscountFen} >= 0`),
+    check(
+      'orders_payable_sum',
+      sql`${t.payableFen} = ${t.totalFen} - ${t.shopDiscountFen} - ${t.platformDiscountFen}`,
+    ),
   ],
 );
 
@@ -67,11 +79,18 @@ export const orderLines = pgTable(
     shopId: text('shop_id').notNull(),
     productId: text('product_id').notNull(),
     skuId: text('sku_id').notNull(),
+    /** The product's category at checkout (fee rates are per category). */
+    categoryId: text('category_id').notNull(),
     title: text('title').notNull(),
     skuName: text('sku_name').notNull(),
     unitPriceFen: integer('unit_price_fen').notNull(),
     quantity: integer('quantity').notNull(),
     lineTotalFen: integer('line_total_fen').notNull(),
+    /** The order's discounts allocated to this line pro rata to line totals (see allocation.ts). */
+    shopDiscountFen: integer('shop_discount_fen').notNull().default(0),
+    platformDiscountFen: integer('platform_discount_fen').notNull().default(0),
+    /** line_total_fen minus both line discounts: what the buyer paid for this line. */
+    paidFen: integer('paid_fen').notNull(),
     /** Commission plan and rate in basis points at checkout; 0 when no creator sold it. */
     commissionPlan: text('commission_plan').notNull(),
     commissionBps: integer('commission_bps').notNull(),
@@ -79,5 +98,14 @@ export const orderLines = pgTable(
   (t) => [
     index('order_lines_order_idx').on(t.orderId),
     check('order_lines_qty_positive', sql`${t.quantity} > 0`),
+    check('order_lines_paid_nonnegative', sql`${t.paidFen} >= 0`),
+    check(
+      'order_lines_discounts_nonnegative',
+      sql`${t.shopDiscountFen} >= 0 and ${t.platformDiscountFen} >= 0`,
+    ),
+    check(
+      'order_lines_paid_sum',
+      sql`${t.paidFen} = ${t.lineTotalFen} - ${t.shopDiscountFen} - ${t.platformDiscountFen}`,
+    ),
   ],
 );

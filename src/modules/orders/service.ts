@@ -10,14 +10,21 @@ import { inTransaction } from '../../platform/tx.js';
 import { products, shops, skus } from '../catalog/schema.js';
 import type { PrivacyVault, RecipientInput } from '../privacy/service.js';
 import type { IssuedWaybill, Waybills } from '../privacy/waybills.js';
+import { applyCoupons, type PromotionService } from '../promotions/service.js';
 import type { VenueService } from '../venues/service.js';
+import { allocateDiscounts } from './allocation.js';
 import { type OrderStatus, orderLines, orders, type VenueType } from './schema.js';
 
 export interface CheckoutInput {
   venue: { type: VenueType; id?: string | undefined };
   items: { skuId: string; quantity: number }[];
   recipient: RecipientInput;
+  /** Claimed coupons to use: at most one shop coupon of the order's shop and one platform coupon. */
+  couponClaimIds?: string[] | undefined;
 }
+
+/** What checkout asks of the promotions module (it owns the coupon claims). */
+export type CheckoutCoupons = Pick<PromotionService, 'claimsForCheckout' | 'useClaims' | 'releaseClaims'>;
 
 export type OrderRow = typeof orders.$inferSelect;
 export type OrderLineRow = typeof orderLines.$inferSelect;
@@ -31,17 +38,24 @@ export function orderView(o: OrderRow, lines: OrderLineRow[]) {
     shopId: o.shopId,
     status: o.status,
     totalFen: o.totalFen,
+    shopDiscountFen: o.shopDiscountFen,
+    platformDiscountFen: o.platformDiscountFen,
+    payableFen: o.payableFen,
     attribution: { venueType: o.venueType, venueId: o.venueId, creatorAccountId: o.creatorAccountId },
     recipient: { name: o.recipientNameMask, phone: o.recipientPhoneMask, address: o.recipientAddressMask },
     lines: lines.map((l) => ({
       id: l.id,
       productId: l.productId,
       skuId: l.skuId,
+      categoryId: l.categoryId,
       title: l.title,
       skuName: l.skuName,
       unitPriceFen: l.unitPriceFen,
       quantity: l.quantity,
       lineTotalFen: l.lineTotalFen,
+      shopDiscountFen: l.shopDiscountFen,
+      platformDiscountFen: l.platformDiscountFen,
+      paidFen: l.paidFen,
       commissionPlan: l.commissionPlan,
       commissionBps: l.commissionBps,
     })),
@@ -65,10 +79,14 @@ export class OrderService {
     private readonly vault: PrivacyVault,
     /** Shipping prints a privacy waybill in the same transaction: no label, no shipment. */
     private readonly waybills: Pick<Waybills, 'issue'>,
+    private readonly coupons: CheckoutCoupons,
   ) {}
 
-  /** What a checkout may buy: sellable SKUs of one shop, offered by the venue, and the attribution. */
-  private async checkoutOffer(input: CheckoutInput) {
+  /**
+   * What a checkout may buy: sellable SKUs of one shop, offered by the venue, the attribution,
+   * and the coupon discounts.
+   */
+  private async checkoutOffer(buyerId: string, input: CheckoutInput) {
     const skuIds = input.items.map((i) => i.skuId);
     if (new Set(skuIds).size !== skuIds.length) {
       throw new AppError(
@@ -76,9 +94,10 @@ export class OrderService {
         'body.items: each SKU may appear once; use quantity for more units.',
       );
     }
-    // The SKUs and the venue's offer are read side by side, before the transaction; the
-    // SKU checks come first so the error a buyer sees does not depend on timing.
-    const [offered, venueOffer] = await Promise.allSettled([
+    const claimIds = input.couponClaimIds ?? [];
+    // The SKUs, the venue's offer and the coupons are read side by side, before the transaction;
+    // the SKU checks come first so the error a buyer sees does not depend on timing.
+    const [offered, venueOffer, claims] = await Promise.allSettled([
       this.p.db
         .select({
           skuId: skus.id,
@@ -86,6 +105,7 @@ export class OrderService {
           priceFen: skus.priceFen,
           productId: products.id,
           shopId: products.shopId,
+          categoryId: products.categoryId,
           title: products.title,
           reviewStatus: products.reviewStatus,
           listed: products.listed,
@@ -97,9 +117,10 @@ export class OrderService {
         .innerJoin(shops, eq(shops.id, products.shopId))
         .where(inArray(skus.id, skuIds)),
       this.venues.attributionFor(input.venue, skuIds),
-    ]).then(([o, v]) => {
+      this.coupons.claimsForCheckout(buyerId, claimIds),
+    ]).then(([o, v, c]) => {
       if (o.status === 'rejected') throw o.reason;
-      return [o.value, v] as const;
+      return [o.value, v, c] as const;
     });
     const byId = new Map(offered.map((o) => [o.skuId, o]));
     for (const id of skuIds) if (!byId.has(id)) throw notFound('SKU_NOT_FOUND', 'SKU', id);
@@ -122,7 +143,10 @@ export class OrderService {
     }
     const shopId = offered[0]!.shopId;
     if (venueOffer.status === 'rejected') throw venueOffer.reason;
-    return { byId, shopId, attribution: venueOffer.value };
+    if (claims.status === 'rejected') throw claims.reason;
+    const goodsTotalFen = input.items.reduce((s, i) => s + byId.get(i.skuId)!.priceFen * i.quantity, 0);
+    const discounts = applyCoupons(claims.value, claimIds, { shopId, goodsTotalFen }, this.p.clock.now());
+    return { byId, shopId, attribution: venueOffer.value, claimIds, discounts };
   }
 
   /**
@@ -130,8 +154,11 @@ export class OrderService {
    * snapshot, and reserves stock with one conditional UPDATE per SKU (never read-check-write).
    * The stock rows are touched last, in id order, so hot rows stay locked only until commit
    * and two checkouts cannot deadlock. A retry with the same key replays the first response.
+   * Coupon claims are marked used with one conditional UPDATE in the same transaction, and
+   * the discounts are allocated over the lines pro rata (see allocation.ts).
    */
   async createOrder(buyerId: string, input: CheckoutInput, idempotencyKey: string) {
+    const couponClaimIds = [...(input.couponClaimIds ?? [])].sort();
     const ref = {
       scope: `${buyerId}:create-order`,
       key: idempotencyKey,
@@ -139,39 +166,53 @@ export class OrderService {
         venue: input.venue,
         items: input.items,
         recipient: this.vault.fingerprint(input.recipient),
+        // Only when present, so a request without coupons hashes as it always has.
+        ...(couponClaimIds.length > 0 ? { couponClaimIds } : {}),
       }),
     };
     const pre = await checkOrReplay<Awaited<ReturnType<OrderService['checkoutOffer']>>, OrderView>(
       this.p.db,
       ref,
-      () => this.checkoutOffer(input),
+      () => this.checkoutOffer(buyerId, input),
     );
     if ('replay' in pre) return pre.replay;
-    const { byId, shopId, attribution } = pre.checked;
+    const { byId, shopId, attribution, claimIds, discounts } = pre.checked;
     const dataKey = await this.vault.dataKeyFor(shopId);
 
     return runIdempotent(this.p.db, this.p.clock, ref, async (tx) => {
       const now = this.p.clock.now();
       const orderId = newId('order');
-      const lines: OrderLineRow[] = input.items.map((item) => {
+      const lineTotals = input.items.map((item) => byId.get(item.skuId)!.priceFen * item.quantity);
+      const allocated = allocateDiscounts(
+        lineTotals,
+        discounts.shopDiscountFen,
+        discounts.platformDiscountFen,
+      );
+      const lines: OrderLineRow[] = input.items.map((item, i) => {
         const o = byId.get(item.skuId)!;
         const sold = attribution.creatorAccountId !== null;
+        const lineTotalFen = lineTotals[i]!;
         return {
           id: newId('orderLine'),
           orderId,
           shopId,
           productId: o.productId,
           skuId: o.skuId,
+          categoryId: o.categoryId,
           title: o.title,
           skuName: o.skuName,
           unitPriceFen: o.priceFen,
           quantity: item.quantity,
-          lineTotalFen: o.priceFen * item.quantity,
+          lineTotalFen,
+          shopDiscountFen: allocated.shop[i]!,
+          platformDiscountFen: allocated.platform[i]!,
+          paidFen: lineTotalFen - allocated.shop[i]! - allocated.platform[i]!,
           commissionPlan: sold ? 'open' : 'none',
           commissionBps: sold ? o.commissionBps : 0,
         };
       });
       const totalFen = lines.reduce((s, l) => s + l.lineTotalFen, 0);
+      const payableFen = totalFen - discounts.shopDiscountFen - discounts.platformDiscountFen;
       // Every write is issued at once (pipelined on PostgreSQL); the stock rows come last and
       // in SKU-id order, so a hot row is held only for the rest of this transaction.
       const recipient = this.vault.sealRecipient(tx, dataKey, input.recipient);
@@ -181,6 +222,9 @@ export class OrderService {
         buyerAccountId: buyerId,
         status: 'pending_payment',
         totalFen,
+        shopDiscountFen: discounts.shopDiscountFen,
+        platformDiscountFen: discounts.platformDiscountFen,
+        payableFen,
         ...attribution,
         recipientId: recipient.id,
         recipientNameMask: recipient.nameMask,
@@ -205,8 +249,10 @@ export class OrderService {
           orderId,
           shopId,
           totalFen,
+          payableFen,
           ...attribution,
         }),
+        this.coupons.useClaims(tx, buyerId, claimIds, orderId),
       ]);
       const sorted = [...lines].sort((a, b) => (a.skuId < b.skuId ? -1 : 1));
       const reserved = Promise.all(
@@ -369,6 +415,7 @@ export class OrderService {
             o.createdAt.toISOString(),
             o.status,
             (o.totalFen / 100).toFixed(2),
+            (o.payableFen / 100).toFixed(2),
             o.venueType,
             o.venueId ?? '',
             o.creatorAccountId ?? '',
@@ -485,14 +532,24 @@ export class OrderService {
       orderId,
       shopId: o.shopId,
       paymentId,
+      paidAt: o.paidAt!.toISOString(),
       totalFen: o.totalFen,
+      payableFen: o.payableFen,
+      shopDiscountFen: o.shopDiscountFen,
+      platformDiscountFen: o.platformDiscountFen,
       venueType: o.venueType,
       venueId: o.venueId,
       creatorAccountId: o.creatorAccountId,
       lines: lines.map((l) => ({
+        lineId: l.id,
         skuId: l.skuId,
+        productId: l.productId,
+        categoryId: l.categoryId,
         quantity: l.quantity,
         lineTotalFen: l.lineTotalFen,
+        shopDiscountFen: l.shopDiscountFen,
+        platformDiscountFen: l.platformDiscountFen,
+        paidFen: l.paidFen,
         commissionBps: l.commissionBps,
       })),
     });
@@ -517,7 +574,10 @@ export class OrderService {
     return this.getBuyerOrder(buyerId, orderId);
   }
 
-  /** Cancels unpaid orders the caller has locked and returns their stock, SKU rows in id order. */
+  /**
+   * Cancels unpaid orders the caller has locked, gives their coupons back to the buyer and
+   * returns their stock, SKU rows in id order.
+   */
   private async cancelUnpaid(tx: Tx, orderIds: string[], reason: string): Promise<string[]> {
     const now = this.p.clock.now();
     const done = await tx
@@ -526,6 +586,7 @@ export class OrderService {
       .where(and(inArray(orders.id, orderIds), eq(orders.status, 'pending_payment')))
       .returning({ id: orders.id });
     const ids = done.map((d) => d.id);
+    await this.coupons.releaseClaims(tx, ids);
     const lines = await this.linesOf(tx, ids);
     const bySku = new Map<string, number>();
     for (const l of lines) bySku.set(l.skuId, (bySku.get(l.skuId) ?? 0) + l.quantity);
@@ -705,6 +766,7 @@ const CSV_HEADER = [
   'created_at',
   'status',
   'total_yuan',
+  'payable_yuan',
   'venue_type',
   'venue_id',
   'creator_account_id',

@@ -47,7 +47,7 @@ export class PaymentService {
       const charge = await this.provider.charge({
         paymentId,
         orderId,
-        amountFen: order.totalFen,
+        amountFen: order.payableFen,
         idempotencyKey: paymentId,
       });
       const now = this.p.clock.now();
@@ -56,7 +56,7 @@ export class PaymentService {
         orderId,
         shopId: order.shopId,
         buyerAccountId: buyerId,
-        amountFen: order.totalFen,
+        amountFen: order.payableFen,
         provider: this.provider.name,
         providerRef: charge.providerRef,
         status: charge.status,
@@ -70,7 +70,7 @@ export class PaymentService {
         recordEvent(tx, this.p.clock, `payment.${charge.status}`, paymentId, {
           paymentId,
           orderId,
-          amountFen: order.totalFen,
+          amountFen: order.payableFen,
         }),
       ]);
       const orderStatus: string = paid ? 'paid' : order.status;

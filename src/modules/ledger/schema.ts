@@ -1,0 +1,150 @@
+import { sql } from 'drizzle-orm';
+import { bigint, check, index, integer, pgTable, primaryKey, text, unique } from 'drizzle-orm/pg-core';
+import { ts } from '../../platform/columns.js';
+
+/** Fen as a JS number: exact up to 2^53, far past any platform-wide sum. */
+const fen = (name: string) => bigint(name, { mode: 'number' });
+
+/**
+ * A journal is one balanced movement of money. `(kind, ref)` is unique, so posting the same
+ * business fact twice (a replayed event, a retried request) finds the journal already there.
+ */
+export const ledgerJournals = pgTable(
+  'ledger_journals',
+  {
+    id: text('id').primaryKey(),
+    kind: text('kind').notNull(),
+    ref: text('ref').notNull(),
+    memo: text('memo').notNull().default(''),
+    createdAt: ts('created_at').notNull(),
+  },
+  (t) => [unique('ledger_journals_kind_ref').on(t.kind, t.ref)],
+);
+
+/**
+ * Postings: signed fen, debit positive. Every journal's postings sum to zero (checked by a
+ * trigger at insert); rows are never updated or deleted (also a trigger).
+ */
+export const ledgerPostings = pgTable(
+  'ledger_postings',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    journalId: text('journal_id').notNull(),
+    account: text('account').notNull(),
+    amount: fen('amount').notNull(),
+    orderId: text('order_id'),
+    createdAt: ts('created_at').notNull(),
+  },
+  (t) => [
+    index('ledger_postings_account_idx').on(t.account, t.createdAt, t.id),
+    index('ledger_postings_journal_idx').on(t.journalId),
+    index('ledger_postings_order_idx').on(t.orderId),
+  ],
+);
+
+/**
+ * Materialised balances (sum of amounts, debit positive) of the accounts that belong to a
+ * shop or a creator, maintained by the postings trigger in the same statement. Platform-wide
+ * accounts are summed on demand instead, so no payment queues on one hot balance row.
+ */
+export const ledgerBalances = pgTable('ledger_balances', {
+  account: text('account').primaryKey(),
+  balance: fen('balance').notNull(),
+});
+
+/** Technical service fee (技术服务费) by category; programme rows override the base rate in their window. */
+export const feeRates = pgTable(
+  'ledger_fee_rates',
+  {
+    id: text('id').primaryKey(),
+    categoryId: text('category_id').notNull(),
+    bps: integer('bps').notNull(),
+    /** null: the category's base rate; otherwise a programme (waiver or reduction) name. */
+    programme: text('programme'),
+    startsAt: ts('starts_at').notNull(),
+    endsAt: ts('ends_at'),
+    createdBy: text('created_by').notNull(),
+    createdAt: ts('created_at').notNull(),
+  },
+  (t) => [
+    index('ledger_fee_rates_category_idx').on(t.categoryId, t.startsAt),
+    check('ledger_fee_rates_bps_range', sql`${t.bps} between 0 and 2000`),
+  ],
+);
+
+export const COMMISSION_STATUSES = ['pending', 'frozen', 'settled', 'withdrawn', 'refunded'] as const;
+export type CommissionStatus = (typeof COMMISSION_STATUSES)[number];
+
+/**
+ * The money of one paid order: the split recorded at payment, what refunds reversed so far,
+ * and when each part settled. The ledger's own copy, so settlement is one set-based pass
+ * over one table.
+ */
+export const orderMoney = pgTable(
+  'ledger_order_money',
+  {
+    orderId: text('order_id').primaryKey(),
+    shopId: text('shop_id').notNull(),
+    creatorAccountId: text('creator_account_id'),
+    /** What the buyer paid, and what the platform's coupons added on the buyer's behalf. */
+    paidFen: fen('paid_fen').notNull(),
+    subsidyFen: fen('subsidy_fen').notNull(),
+    shopShareFen: fen('shop_share_fen').notNull(),
+    commissionFen: fen('commission_fen').notNull(),
+    feeFen: fen('fee_fen').notNull(),
+    refundedFen: fen('refunded_fen').notNull().default(0),
+    subsidyReversedFen: fen('subsidy_reversed_fen').notNull().default(0),
+    shopShareReversedFen: fen('shop_share_reversed_fen').notNull().default(0),
+    commissionReversedFen: fen('commission_reversed_fen').notNull().default(0),
+    feeReversedFen: fen('fee_reversed_fen').notNull().default(0),
+    paidAt: ts('paid_at').notNull(),
+    deliveredAt: ts('delivered_at'),
+    completedAt: ts('completed_at'),
+    /** Completion plus the after-sales window; null until the order completes. */
+    settleAfter: ts('settle_after'),
+    openCases: integer('open_cases').notNull().default(0),
+    shopSettledAt: ts('shop_settled_at'),
+    commissionStatus: text('commission_status').$type<CommissionStatus>().notNull(),
+    commissionSettledAt: ts('commission_settled_at'),
+  },
+  (t) => [
+    index('ledger_order_money_due_idx')
+      .on(t.settleAfter)
+      .where(sql`${t.shopSettledAt} is null and ${t.settleAfter} is not null`),
+    index('ledger_order_money_creator_idx').on(t.creatorAccountId, t.paidAt),
+    index('ledger_order_money_frozen_idx')
+      .on(t.creatorAccountId)
+      .where(sql`${t.commissionStatus} = 'frozen'`),
+    check('ledger_order_money_open_cases', sql`${t.openCases} >= 0`),
+    check('ledger_order_money_refund_le_paid', sql`${t.refundedFen} <= ${t.paidFen}`),
+  ],
+);
+
+/** Per-line split, for refunds of one line and pro-rata refunds across lines. */
+export const orderMoneyLines = pgTable(
+  'ledger_order_money_lines',
+  {
+    orderId: text('order_id').notNull(),
+    lineId: text('line_id').notNull(),
+    categoryId: text('category_id').notNull(),
+    feeBps: integer('fee_bps').notNull(),
+    commissionBps: integer('commission_bps').notNull(),
+    paidFen: fen('paid_fen').notNull(),
+    subsidyFen: fen('subsidy_fen').notNull(),
+    commissionFen: fen('commission_fen').notNull(),
+    feeFen: fen('fee_fen').notNull(),
+    refundedFen: fen('refunded_fen').notNull().default(0),
+  },
+  (t) => [
+    primaryKey({ columns: [t.orderId, t.lineId] }),
+    check('ledger_order_money_lines_refund_le_paid', sql`${t.refundedFen} <= ${t.paidFen}`),
+  ],
+);
+
+/** A creator whose commission is frozen (violation under review): pending commission waits. */
+export const commissionFreezes = pgTable('ledger_commission_freezes', {
+  creatorAccountId: text('creator_account_id').primaryKey(),
+  reason: text('reason').notNull(),
+  frozenBy: text('frozen_by').notNull(),
+  frozenAt: ts('frozen_at').notNull(),
+});
