@@ -148,3 +148,156 @@ export const commissionFreezes = pgTable('ledger_commission_freezes', {
   frozenBy: text('frozen_by').notNull(),
   frozenAt: ts('frozen_at').notNull(),
 });
+
+// --- deposits (保证金) ---------------------------------------------------------------------------
+
+export const DEPOSIT_OWNERS = ['creator', 'shop'] as const;
+export type DepositOwner = (typeof DEPOSIT_OWNERS)[number];
+
+/** open → reviewing (withdrawal asked, 7-day review) → paying_out → open; any → forfeited (ban). */
+export const DEPOSIT_STATUSES = ['open', 'reviewing', 'paying_out', 'forfeited'] as const;
+export type DepositStatus = (typeof DEPOSIT_STATUSES)[number];
+
+/** What a shop must lock to sell in a category, set by an operator (0 or no row: nothing). */
+export const categoryDepositRequirements = pgTable(
+  'ledger_category_deposit_requirements',
+  {
+    categoryId: text('category_id').primaryKey(),
+    requiredFen: fen('required_fen').notNull(),
+    setBy: text('set_by').notNull(),
+    setAt: ts('set_at').notNull(),
+  },
+  (t) => [check('ledger_category_deposit_requirements_nonneg', sql`${t.requiredFen} >= 0`)],
+);
+
+/**
+ * The state of one deposit account (a creator's, or a shop's for one category); the money
+ * itself is the ledger balance of `account`. This row is what deposit use cases lock first.
+ */
+export const deposits = pgTable(
+  'ledger_deposits',
+  {
+    account: text('account').primaryKey(),
+    ownerKind: text('owner_kind').$type<DepositOwner>().notNull(),
+    ownerId: text('owner_id').notNull(),
+    /** The shop's category; null for a creator's deposit. */
+    categoryId: text('category_id'),
+    status: text('status').$type<DepositStatus>().notNull(),
+    /** Creators: the requirement of `requiredMonth` (local `YYYY-MM`), from the month before's paid GMV. */
+    requiredFen: fen('required_fen'),
+    requiredMonth: text('required_month'),
+    lastMonthGmvFen: fen('last_month_gmv_fen'),
+    withdrawalRequestedAt: ts('withdrawal_requested_at'),
+    reviewEndsAt: ts('review_ends_at'),
+    withdrawalPayoutAccountId: text('withdrawal_payout_account_id'),
+    withdrawalPayoutId: text('withdrawal_payout_id'),
+    frozenReason: text('frozen_reason'),
+    frozenBy: text('frozen_by'),
+    frozenAt: ts('frozen_at'),
+    createdAt: ts('created_at').notNull(),
+    updatedAt: ts('updated_at').notNull(),
+  },
+  (t) => [
+    index('ledger_deposits_owner_idx').on(t.ownerKind, t.ownerId),
+    index('ledger_deposits_review_idx')
+      .on(t.reviewEndsAt)
+      .where(sql`${t.status} = 'reviewing'`),
+    index('ledger_deposits_month_idx').on(t.ownerKind, t.requiredMonth),
+  ],
+);
+
+/** A deposit paid in through the payment provider: pending → succeeded | failed. */
+export const depositPayments = pgTable(
+  'ledger_deposit_payments',
+  {
+    id: text('id').primaryKey(),
+    account: text('account').notNull(),
+    amountFen: fen('amount_fen').notNull(),
+    provider: text('provider').notNull(),
+    providerRef: text('provider_ref').notNull().unique(),
+    status: text('status').$type<'pending' | 'succeeded' | 'failed'>().notNull(),
+    failureReason: text('failure_reason'),
+    paidBy: text('paid_by').notNull(),
+    createdAt: ts('created_at').notNull(),
+    succeededAt: ts('succeeded_at'),
+  },
+  (t) => [index('ledger_deposit_payments_account_idx').on(t.account, t.id)],
+);
+
+/** Penalties deducted from a deposit and forfeitures of it, each booked by one journal. */
+export const depositDeductions = pgTable(
+  'ledger_deposit_deductions',
+  {
+    id: text('id').primaryKey(),
+    account: text('account').notNull(),
+    kind: text('kind').$type<'penalty' | 'forfeiture'>().notNull(),
+    amountFen: fen('amount_fen').notNull(),
+    /** The operator's reason for a penalty; `forfeited` for a forfeiture. */
+    reason: text('reason').notNull(),
+    /** For a forfeiture, the operator's reason for the ban. */
+    note: text('note'),
+    operatorId: text('operator_id').notNull(),
+    journalId: text('journal_id'),
+    createdAt: ts('created_at').notNull(),
+  },
+  (t) => [
+    index('ledger_deposit_deductions_account_idx').on(t.account, t.id),
+    check('ledger_deposit_deductions_nonneg', sql`${t.amountFen} >= 0`),
+  ],
+);
+
+// --- payouts (提现) ------------------------------------------------------------------------------
+
+/** Where a shop's or creator's payouts go. The account number is kept by the provider (token). */
+export const payoutAccounts = pgTable(
+  'ledger_payout_accounts',
+  {
+    id: text('id').primaryKey(),
+    ownerKind: text('owner_kind').$type<DepositOwner>().notNull(),
+    ownerId: text('owner_id').notNull(),
+    bankName: text('bank_name').notNull(),
+    holderName: text('holder_name').notNull(),
+    accountLast4: text('account_last4').notNull(),
+    /** The payout provider's opaque reference to the full account number. */
+    providerToken: text('provider_token').notNull(),
+    createdBy: text('created_by').notNull(),
+    createdAt: ts('created_at').notNull(),
+  },
+  (t) => [index('ledger_payout_accounts_owner_idx').on(t.ownerKind, t.ownerId, t.id)],
+);
+
+export const PAYOUT_STATUSES = ['processing', 'succeeded', 'failed'] as const;
+export type PayoutStatus = (typeof PAYOUT_STATUSES)[number];
+
+/**
+ * Money leaving the platform: a withdrawal of an available balance, or a deposit paid back
+ * after its review. Booked into transit when requested; the provider is called after commit.
+ */
+export const payouts = pgTable(
+  'ledger_payouts',
+  {
+    id: text('id').primaryKey(),
+    ownerKind: text('owner_kind').$type<DepositOwner>().notNull(),
+    ownerId: text('owner_id').notNull(),
+    purpose: text('purpose').$type<'withdrawal' | 'deposit_refund'>().notNull(),
+    /** The ledger account the money left (and returns to if the payout fails). */
+    sourceAccount: text('source_account').notNull(),
+    payoutAccountId: text('payout_account_id').notNull(),
+    amountFen: fen('amount_fen').notNull(),
+    status: text('status').$type<PayoutStatus>().notNull(),
+    provider: text('provider').notNull(),
+    providerRef: text('provider_ref'),
+    failureReason: text('failure_reason'),
+    requestedBy: text('requested_by').notNull(),
+    createdAt: ts('created_at').notNull(),
+    sentAt: ts('sent_at'),
+    finishedAt: ts('finished_at'),
+  },
+  (t) => [
+    index('ledger_payouts_owner_idx').on(t.ownerKind, t.ownerId, t.id),
+    index('ledger_payouts_processing_idx')
+      .on(t.sentAt)
+      .where(sql`${t.status} = 'processing'`),
+    check('ledger_payouts_positive', sql`${t.amountFen} > 0`),
+  ],
+);

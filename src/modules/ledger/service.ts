@@ -498,7 +498,9 @@ export class LedgerService {
           select count(*)::int as n from settled`),
       ),
     );
-    return result[0]?.n ?? 0;
+    const n = result[0]?.n ?? 0;
+    if (n > 0) this.p.log.debug({ settled: n, what, journalId: jid }, 'settlement batch');
+    return n;
   }
 
   // --- commission freezes ----------------------------------------------------------------------
