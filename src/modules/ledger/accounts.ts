@@ -19,7 +19,8 @@ export const PLATFORM = {
 const DEBIT_NORMAL = new Set<string>([PLATFORM.clearing, PLATFORM.couponFunding]);
 
 export const shopAccount = (shopId: string, bucket: 'pending' | 'available') => `shop:${shopId}:${bucket}`;
-export const shopDepositAccount = (shopId: string, categoryId: string) => `shop:${shopId}:deposit:${categoryId}`;
+export const shopDepositAccount = (shopId: string, categoryId: string) =>
+  `shop:${shopId}:deposit:${categoryId}`;
 export const creatorAccount = (creatorId: string, bucket: 'pending' | 'available') =>
   `creator:${creatorId}:${bucket}`;
 export const creatorDepositAccount = (creatorId: string) => `creator:${creatorId}:deposit`;

@@ -214,7 +214,10 @@ export class PayoutService {
       kind: 'payout',
       ref: id,
       memo: input.purpose === 'withdrawal' ? 'withdrawal requested' : 'deposit paid back',
-      postings: [debit(input.sourceAccount, input.amountFen), credit(PLATFORM.payoutsInTransit, input.amountFen)],
+      postings: [
+        debit(input.sourceAccount, input.amountFen),
+        credit(PLATFORM.payoutsInTransit, input.amountFen),
+      ],
     });
     await tx.insert(payouts).values(row);
     await recordEvent(tx, this.p.clock, 'payout.requested', id, {
@@ -265,12 +268,19 @@ export class PayoutService {
   async sendPayout(tx: Tx, e: DomainEvent<{ payoutId: string }>): Promise<void> {
     const [payout] = await tx.select().from(payouts).where(eq(payouts.id, e.payload.payoutId)).for('update');
     if (!payout || payout.status !== 'processing') return;
-    const [account] = await tx.select().from(payoutAccounts).where(eq(payoutAccounts.id, payout.payoutAccountId));
+    const [account] = await tx
+      .select()
+      .from(payoutAccounts)
+      .where(eq(payoutAccounts.id, payout.payoutAccountId));
     const result: PayoutResult = account
       ? await this.provider.send({
           payoutId: payout.id,
           amountFen: payout.amountFen,
-          account: { token: account.providerToken, bankName: account.bankName, holderName: account.holderName },
+          account: {
+            token: account.providerToken,
+            bankName: account.bankName,
+            holderName: account.holderName,
+          },
           idempotencyKey: payout.id,
         })
       : { providerRef: '', status: 'failed', failureReason: 'payout_account_missing' };
@@ -290,7 +300,11 @@ export class PayoutService {
       .select({ id: payouts.id })
       .from(payouts)
       .where(
-        and(eq(payouts.status, 'processing'), isNotNull(payouts.providerRef), lte(payouts.sentAt, this.p.clock.now())),
+        and(
+          eq(payouts.status, 'processing'),
+          isNotNull(payouts.providerRef),
+          lte(payouts.sentAt, this.p.clock.now()),
+        ),
       )
       .orderBy(asc(payouts.sentAt))
       .limit(500);
@@ -323,14 +337,20 @@ export class PayoutService {
         kind: 'payout_success',
         ref: payout.id,
         memo: 'payout paid by the provider',
-        postings: [debit(PLATFORM.payoutsInTransit, payout.amountFen), credit(PLATFORM.clearing, payout.amountFen)],
+        postings: [
+          debit(PLATFORM.payoutsInTransit, payout.amountFen),
+          credit(PLATFORM.clearing, payout.amountFen),
+        ],
       });
     } else {
       await this.ledger.post(tx, {
         kind: 'payout_reversal',
         ref: payout.id,
         memo: `payout failed: ${result.failureReason ?? 'unknown'}`,
-        postings: [debit(PLATFORM.payoutsInTransit, payout.amountFen), credit(payout.sourceAccount, payout.amountFen)],
+        postings: [
+          debit(PLATFORM.payoutsInTransit, payout.amountFen),
+          credit(payout.sourceAccount, payout.amountFen),
+        ],
       });
     }
     const [done] = await tx

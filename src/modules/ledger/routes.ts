@@ -38,7 +38,8 @@ export function ledgerRoutes(app: HttpServer, ledger: LedgerService): void {
       config: operatorOnly,
       schema: {
         tags: ['ledger'],
-        summary: 'Set a category’s technical service fee (技术服务费), or a programme waiver/reduction with a window',
+        summary:
+          'Set a category’s technical service fee (技术服务费), or a programme waiver/reduction with a window',
         body: z.object({
           categoryId: idOf('cat'),
           bps: z.number().int().min(0).max(2000),
@@ -48,7 +49,8 @@ export function ledgerRoutes(app: HttpServer, ledger: LedgerService): void {
         }),
       },
     },
-    async (req, reply) => reply.code(201).send(await ledger.setFeeRate(requirePrincipal(req).accountId, req.body)),
+    async (req, reply) =>
+      reply.code(201).send(await ledger.setFeeRate(requirePrincipal(req).accountId, req.body)),
   );
 
   app.get(
@@ -108,7 +110,11 @@ export function ledgerRoutes(app: HttpServer, ledger: LedgerService): void {
     '/api/shops/:shopId/finance/balances',
     {
       config: financeRead,
-      schema: { tags: ['ledger'], summary: "The shop's pending, available and deposit balances", params: shopIdParams },
+      schema: {
+        tags: ['ledger'],
+        summary: "The shop's pending, available and deposit balances",
+        params: shopIdParams,
+      },
     },
     async (req) => ledger.ownerBalances(`shop:${req.params.shopId}:`),
   );
@@ -135,7 +141,12 @@ export function ledgerRoutes(app: HttpServer, ledger: LedgerService): void {
     '/api/shops/:shopId/finance/statement.csv',
     {
       config: financeRead,
-      schema: { tags: ['ledger'], summary: 'Statement as CSV (every entry)', params: shopIdParams, querystring: period },
+      schema: {
+        tags: ['ledger'],
+        summary: 'Statement as CSV (every entry)',
+        params: shopIdParams,
+        querystring: period,
+      },
     },
     async (req, reply) => {
       const { shopId } = req.params;
@@ -162,7 +173,10 @@ export function ledgerRoutes(app: HttpServer, ledger: LedgerService): void {
 
   app.get(
     '/api/creator/finance/balances',
-    { config: creatorOnly, schema: { tags: ['ledger'], summary: 'My pending, available and deposit balances' } },
+    {
+      config: creatorOnly,
+      schema: { tags: ['ledger'], summary: 'My pending, available and deposit balances' },
+    },
     async (req) => ledger.ownerBalances(`creator:${requirePrincipal(req).accountId}:`),
   );
 
@@ -187,7 +201,9 @@ export function ledgerRoutes(app: HttpServer, ledger: LedgerService): void {
       reply
         .header('content-type', 'text/csv; charset=utf-8')
         .header('content-disposition', `attachment; filename="statement-${me}.csv"`);
-      return reply.send(Readable.from(ledger.statementCsv(creatorAccounts(me), req.query.from, req.query.to)));
+      return reply.send(
+        Readable.from(ledger.statementCsv(creatorAccounts(me), req.query.from, req.query.to)),
+      );
     },
   );
 }

@@ -199,9 +199,7 @@ export const deposits = pgTable(
   },
   (t) => [
     index('ledger_deposits_owner_idx').on(t.ownerKind, t.ownerId),
-    index('ledger_deposits_review_idx')
-      .on(t.reviewEndsAt)
-      .where(sql`${t.status} = 'reviewing'`),
+    index('ledger_deposits_review_idx').on(t.reviewEndsAt).where(sql`${t.status} = 'reviewing'`),
     index('ledger_deposits_month_idx').on(t.ownerKind, t.requiredMonth),
   ],
 );
@@ -295,9 +293,7 @@ export const payouts = pgTable(
   },
   (t) => [
     index('ledger_payouts_owner_idx').on(t.ownerKind, t.ownerId, t.id),
-    index('ledger_payouts_processing_idx')
-      .on(t.sentAt)
-      .where(sql`${t.status} = 'processing'`),
+    index('ledger_payouts_processing_idx').on(t.sentAt).where(sql`${t.status} = 'processing'`),
     check('ledger_payouts_positive', sql`${t.amountFen} > 0`),
   ],
 );

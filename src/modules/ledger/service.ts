@@ -68,7 +68,8 @@ export class LedgerService {
     const sum = postings.reduce((s, p) => s + p.amount, 0);
     if (sum !== 0) throw new Error(`journal ${j.kind}/${j.ref} does not balance (${sum})`);
     for (const p of postings) {
-      if (!Number.isSafeInteger(p.amount)) throw new Error(`journal ${j.kind}/${j.ref}: ${p.amount} is not fen`);
+      if (!Number.isSafeInteger(p.amount))
+        throw new Error(`journal ${j.kind}/${j.ref}: ${p.amount} is not fen`);
     }
     const id = newId('journal');
     const now = j.at ?? this.p.clock.now();
@@ -141,7 +142,11 @@ export class LedgerService {
 
   /** Locks an owner's materialised balance row (for a withdrawal or a deduction) and returns it. */
   async lockBalance(tx: Tx, account: string): Promise<number> {
-    const [row] = await tx.select().from(ledgerBalances).where(eq(ledgerBalances.account, account)).for('update');
+    const [row] = await tx
+      .select()
+      .from(ledgerBalances)
+      .where(eq(ledgerBalances.account, account))
+      .for('update');
     return row ? holderBalance(account, row.balance) : 0;
   }
 
@@ -177,7 +182,13 @@ export class LedgerService {
 
   async setFeeRate(
     operatorId: string,
-    input: { categoryId: string; bps: number; programme?: string | undefined; startsAt?: Date | undefined; endsAt?: Date | undefined },
+    input: {
+      categoryId: string;
+      bps: number;
+      programme?: string | undefined;
+      startsAt?: Date | undefined;
+      endsAt?: Date | undefined;
+    },
   ) {
     const startsAt = input.startsAt ?? this.p.clock.now();
     if (input.endsAt && input.endsAt <= startsAt) {
@@ -311,7 +322,10 @@ export class LedgerService {
       .where(eq(orderMoney.orderId, orderId))
       .returning({ id: orderMoney.orderId });
     if (done.length === 0) {
-      throw new AppError('LEDGER_NOT_READY', `The payment of order ${orderId} is still being booked; try again in a moment.`);
+      throw new AppError(
+        'LEDGER_NOT_READY',
+        `The payment of order ${orderId} is still being booked; try again in a moment.`,
+      );
     }
   }
 
@@ -340,7 +354,10 @@ export class LedgerService {
   ): Promise<Parts & { refundedFen: number; journalId: string | null }> {
     const [m] = await tx.select().from(orderMoney).where(eq(orderMoney.orderId, r.orderId)).for('update');
     if (!m) {
-      throw new AppError('LEDGER_NOT_READY', `The payment of order ${r.orderId} is still being booked; try again in a moment.`);
+      throw new AppError(
+        'LEDGER_NOT_READY',
+        `The payment of order ${r.orderId} is still being booked; try again in a moment.`,
+      );
     }
     const [prior] = await tx
       .select({ id: ledgerJournals.id })
@@ -406,7 +423,13 @@ export class LedgerService {
         credit(PLATFORM.couponFunding, d.subsidyFen, r.orderId),
         debit(shopAccount(m.shopId, shopSettled ? 'available' : 'pending'), d.shopShareFen, r.orderId),
         ...(m.creatorAccountId
-          ? [debit(creatorAccount(m.creatorAccountId, commissionSettled ? 'available' : 'pending'), d.commissionFen, r.orderId)]
+          ? [
+              debit(
+                creatorAccount(m.creatorAccountId, commissionSettled ? 'available' : 'pending'),
+                d.commissionFen,
+                r.orderId,
+              ),
+            ]
           : []),
         debit(shopSettled ? PLATFORM.feeRevenue : PLATFORM.feePending, d.feeFen, r.orderId),
       ],
@@ -509,7 +532,10 @@ export class LedgerService {
     await this.p.db
       .insert(commissionFreezes)
       .values({ creatorAccountId: creatorId, reason, frozenBy: operatorId, frozenAt: this.p.clock.now() })
-      .onConflictDoUpdate({ target: commissionFreezes.creatorAccountId, set: { reason, frozenBy: operatorId } });
+      .onConflictDoUpdate({
+        target: commissionFreezes.creatorAccountId,
+        set: { reason, frozenBy: operatorId },
+      });
     return { creatorAccountId: creatorId, frozen: true, reason };
   }
 
@@ -520,7 +546,10 @@ export class LedgerService {
   }
 
   async commissionFreeze(ex: Executor, creatorId: string) {
-    const [row] = await ex.select().from(commissionFreezes).where(eq(commissionFreezes.creatorAccountId, creatorId));
+    const [row] = await ex
+      .select()
+      .from(commissionFreezes)
+      .where(eq(commissionFreezes.creatorAccountId, creatorId));
     return row ?? null;
   }
 
@@ -553,7 +582,8 @@ export class LedgerService {
   ) {
     const frozen = await this.commissionFreeze(this.p.db, creatorId);
     const conds = [eq(orderMoney.creatorAccountId, creatorId)];
-    if (page.status) conds.push(eq(orderMoney.commissionStatus, page.status as OrderMoneyRow['commissionStatus']));
+    if (page.status)
+      conds.push(eq(orderMoney.commissionStatus, page.status as OrderMoneyRow['commissionStatus']));
     if (page.cursor) conds.push(lt(orderMoney.orderId, page.cursor));
     const rows = await this.p.db
       .select()
@@ -606,9 +636,15 @@ export class LedgerService {
       const opening = sign * before;
       const moneyIn = sign > 0 ? dr : cr;
       const moneyOut = sign > 0 ? cr : dr;
-      const entries =
-        limit > 0 ? await this.entries(account, from, to, limit) : [];
-      sections.push({ account, opening, in: moneyIn, out: moneyOut, closing: opening + moneyIn - moneyOut, entries });
+      const entries = limit > 0 ? await this.entries(account, from, to, limit) : [];
+      sections.push({
+        account,
+        opening,
+        in: moneyIn,
+        out: moneyOut,
+        closing: opening + moneyIn - moneyOut,
+        entries,
+      });
     }
     return { from, to, accounts: sections };
   }
@@ -660,38 +696,47 @@ export class LedgerService {
     }
   }
 
-  /**
-   * Proves the books: every journal sums to zero, all postings sum to zero, and every
-   * materialised balance equals the sum of its account's postings.
-   */
-  async verify(ex: Executor = this.p.db) {
-    const [unbalanced, trial, mismatched] = await Promise.all([
-      ex.execute(sql`select journal_id, sum(amount)::bigint as sum from ${ledgerPostings}
-                     group by journal_id having sum(amount) <> 0 limit 20`),
-      ex.execute(sql`select coalesce(sum(amount), 0)::bigint as sum, count(*)::bigint as n from ${ledgerPostings}`),
-      ex.execute(sql`
-        select coalesce(b.account, p.account) as account, b.balance::bigint as materialised, p.sum::bigint as summed
-        from ${ledgerBalances} b
-        full join (select account, sum(amount) as sum from ${ledgerPostings}
-                   where account not like 'platform:%' group by account) p on p.account = b.account
-        where b.balance is distinct from p.sum and not (b.balance = 0 and p.sum is null)
-        limit 20`),
-    ]);
-    const t = rowsOf<{ sum: string; n: string }>(trial)[0]!;
-    const badJournals = rowsOf<{ journal_id: string; sum: string }>(unbalanced);
-    const badBalances = rowsOf<{ account: string; materialised: string | null; summed: string | null }>(mismatched);
-    return {
-      ok: badJournals.length === 0 && badBalances.length === 0 && Number(t.sum) === 0,
-      postings: Number(t.n),
-      trialBalanceFen: Number(t.sum),
-      unbalancedJournals: badJournals.map((r) => ({ journalId: r.journal_id, sumFen: Number(r.sum) })),
-      balanceMismatches: badBalances.map((r) => ({
-        account: r.account,
-        materialisedFen: r.materialised === null ? null : Number(r.materialised),
-        summedFen: r.summed === null ? null : Number(r.summed),
-      })),
-    };
+  /** Proves the books (see verifyBooks). */
+  verify(ex: Executor = this.p.db) {
+    return verifyBooks(ex);
   }
+}
+
+/**
+ * Proves the books: every journal sums to zero, all postings sum to zero, and every
+ * materialised balance equals the sum of its account's postings.
+ */
+export async function verifyBooks(ex: Executor) {
+  const [unbalanced, trial, mismatched] = await Promise.all([
+    ex.execute(sql`select journal_id, sum(amount)::bigint as sum from ${ledgerPostings}
+                   group by journal_id having sum(amount) <> 0 limit 20`),
+    ex.execute(
+      sql`select coalesce(sum(amount), 0)::bigint as sum, count(*)::bigint as n from ${ledgerPostings}`,
+    ),
+    ex.execute(sql`
+      select coalesce(b.account, p.account) as account, b.balance::bigint as materialised, p.sum::bigint as summed
+      from ${ledgerBalances} b
+      full join (select account, sum(amount) as sum from ${ledgerPostings}
+                 where account not like 'platform:%' group by account) p on p.account = b.account
+      where b.balance is distinct from p.sum and not (b.balance = 0 and p.sum is null)
+      limit 20`),
+  ]);
+  const t = rowsOf<{ sum: string; n: string }>(trial)[0]!;
+  const badJournals = rowsOf<{ journal_id: string; sum: string }>(unbalanced);
+  const badBalances = rowsOf<{ account: string; materialised: string | null; summed: string | null }>(
+    mismatched,
+  );
+  return {
+    ok: badJournals.length === 0 && badBalances.length === 0 && Number(t.sum) === 0,
+    postings: Number(t.n),
+    trialBalanceFen: Number(t.sum),
+    unbalancedJournals: badJournals.map((r) => ({ journalId: r.journal_id, sumFen: Number(r.sum) })),
+    balanceMismatches: badBalances.map((r) => ({
+      account: r.account,
+      materialisedFen: r.materialised === null ? null : Number(r.materialised),
+      summedFen: r.summed === null ? null : Number(r.summed),
+    })),
+  };
 }
 
 /** A LIKE pattern matching strings that start with `prefix` (ids contain `_`, a wildcard). */

@@ -13,18 +13,39 @@ const line = fc.record({
 
 describe('order money split', () => {
   it('splits 10,000 fen at 20 % commission and 5 % fee into 7,500 / 2,000 / 500', () => {
-    const s = splitLine({ lineId: 'l', categoryId: 'c', paidFen: 10_000, subsidyFen: 0, commissionBps: 2000, feeBps: 500 });
+    const s = splitLine({
+      lineId: 'l',
+      categoryId: 'c',
+      paidFen: 10_000,
+      subsidyFen: 0,
+      commissionBps: 2000,
+      feeBps: 500,
+    });
     expect(s).toMatchObject({ commissionFen: 2000, feeFen: 500, shopShareFen: 7500 });
   });
 
   it('rounds commission and fee down and gives the remainder to the shop', () => {
     // 999 × 12.34 % = 123.27… → 123; (999 + 1) × 0.6 % = 6
-    const s = splitLine({ lineId: 'l', categoryId: 'c', paidFen: 999, subsidyFen: 1, commissionBps: 1234, feeBps: 60 });
+    const s = splitLine({
+      lineId: 'l',
+      categoryId: 'c',
+      paidFen: 999,
+      subsidyFen: 1,
+      commissionBps: 1234,
+      feeBps: 60,
+    });
     expect(s).toMatchObject({ commissionFen: 123, feeFen: 6, shopShareFen: 999 + 1 - 123 - 6 });
   });
 
   it('takes commission on what the buyer paid and the fee on paid plus the platform subsidy', () => {
-    const s = splitLine({ lineId: 'l', categoryId: 'c', paidFen: 8000, subsidyFen: 2000, commissionBps: 1000, feeBps: 100 });
+    const s = splitLine({
+      lineId: 'l',
+      categoryId: 'c',
+      paidFen: 8000,
+      subsidyFen: 2000,
+      commissionBps: 1000,
+      feeBps: 100,
+    });
     expect(s).toMatchObject({ commissionFen: 800, feeFen: 100, shopShareFen: 9100 });
   });
 
@@ -64,7 +85,10 @@ describe('order money split', () => {
             });
             // At every step: what remains of the split is what remains paid.
             expect(
-              s.shopShareFen - after.shopShareFen + (s.commissionFen - after.commissionFen) + (s.feeFen - after.feeFen),
+              s.shopShareFen -
+                after.shopShareFen +
+                (s.commissionFen - after.commissionFen) +
+                (s.feeFen - after.feeFen),
             ).toBe(s.paidFen + s.subsidyFen - refunded - after.subsidyFen);
             expect(after.commissionFen).toBeLessThanOrEqual(s.commissionFen);
             expect(after.feeFen).toBeLessThanOrEqual(s.feeFen);
@@ -87,7 +111,9 @@ describe('pro-rata allocation (largest remainder)', () => {
   it('sums to the whole, each part within one fen of its exact share, never negative', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.integer({ min: 0, max: 10_000_000 }), { minLength: 1, maxLength: 12 }).filter((w) => w.some((x) => x > 0)),
+        fc
+          .array(fc.integer({ min: 0, max: 10_000_000 }), { minLength: 1, maxLength: 12 })
+          .filter((w) => w.some((x) => x > 0)),
         fc.double({ min: 0, max: 1, noNaN: true }),
         (weights, f) => {
           const total = weights.reduce((a, b) => a + b, 0);

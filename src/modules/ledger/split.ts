@@ -72,7 +72,12 @@ export function reversedAt(line: LineSplit, refundedFen: number): Parts {
   const subsidyFen = proRata(line.subsidyFen, refundedFen, line.paidFen);
   const commissionFen = proRata(line.commissionFen, refundedFen, line.paidFen);
   const feeFen = proRata(line.feeFen, refundedFen, line.paidFen);
-  return { subsidyFen, commissionFen, feeFen, shopShareFen: refundedFen + subsidyFen - commissionFen - feeFen };
+  return {
+    subsidyFen,
+    commissionFen,
+    feeFen,
+    shopShareFen: refundedFen + subsidyFen - commissionFen - feeFen,
+  };
 }
 
 /** The reversal a refund taking a line from `fromFen` to `toFen` refunded posts. */
