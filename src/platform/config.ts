@@ -53,10 +53,26 @@ const envSchema = z.object({
   TELEPHONY_WEBHOOK_SECRET: z.string().min(16).default('sim-telephony-webhook-secret-change-me'),
   /** Proxies whose X-Forwarded-For is believed (comma-separated IPs or CIDRs), for the real client IP. */
   TRUSTED_PROXIES: z.string().default(''),
+  /** NATS with JetStream (nats://host:4222): room events and signals cross server nodes. Unset: one node, in-process. */
+  NATS_URL: z.string().url().optional(),
+  /** This node's name in presence counts; defaults to host and pid. */
+  NODE_ID: z.string().min(1).max(100).optional(),
+  /** Live-channel fan-out tick: a room's events and counters of a tick go out as one frame. */
+  LIVE_TICK_MS: z.coerce.number().int().min(5).max(1000).default(50),
   /** Technical service fee for a category without a rate of its own, in basis points (2 %). */
   SERVICE_FEE_DEFAULT_BPS: z.coerce.number().int().min(0).max(2000).default(200),
   /** Orders the settlement job moves from pending to available per transaction. */
   SETTLEMENT_BATCH: z.coerce.number().int().min(1).max(50_000).default(5_000),
+  /** The smallest withdrawal (提现) a shop or creator may request, in fen. */
+  PAYOUT_MIN_FEN: z.coerce.number().int().min(1).default(100),
+  /** sync: the simulated payout provider answers at once; async: pending until polled. */
+  PAYOUT_SIM_MODE: z.enum(['sync', 'async']).default('sync'),
+  /** Key material of the simulated payout provider's account tokens. */
+  PAYOUT_PROVIDER_SECRET: z.string().min(16).default('sim-payout-provider-secret-change-me'),
+  /** A creator's basic deposit (保证金), in fen; the monthly variable part comes on top. */
+  CREATOR_DEPOSIT_BASE_FEN: z.coerce.number().int().min(0).default(50_000),
+  /** Days a deposit withdrawal is reviewed (violations found meanwhile are deducted) before payout. */
+  DEPOSIT_REVIEW_DAYS: z.coerce.number().int().min(0).max(90).default(7),
 });
 
 export type Config = z.output<typeof envSchema>;

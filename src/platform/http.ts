@@ -1,4 +1,5 @@
 import fastifyStatic from '@fastify/static';
+import fastifyWebsocket from '@fastify/websocket';
 import fastifySwagger from '@fastify/swagger';
 import scalar from '@scalar/fastify-api-reference';
 import Fastify, {
@@ -136,6 +137,8 @@ export async function createHttpServer(opts: {
       .send({ code: 'INTERNAL', message: 'Internal error; it has been logged.', details: {} });
   });
 
+  // Live-room channels: small inbound messages only (likes, comments).
+  await app.register(fastifyWebsocket, { options: { maxPayload: 4096 } });
   if (opts.webRoot) await app.register(fastifyStatic, { root: opts.webRoot, prefix: '/', wildcard: false });
   app.setNotFoundHandler((req, reply) => {
     // Client-side routes of the web app (/live/…, /merchant/…) get its index page.

@@ -116,6 +116,20 @@ export function catalogRoutes(app: HttpServer, catalog: CatalogService): void {
     async (req) => ({ items: await catalog.listShopProducts(req.params.shopId) }),
   );
 
+  app.put(
+    '/api/shops/:shopId/skus/:skuId/price',
+    {
+      config: { access: { roles: ['merchant'], shopPermission: 'products.write' } },
+      schema: {
+        tags: ['catalog'],
+        summary: "Change a SKU's price (live rooms carrying it are told at once)",
+        params: shopIdParams.extend({ skuId: idOf('sku') }),
+        body: z.object({ priceFen: fenSchema }),
+      },
+    },
+    async (req) => catalog.changePrice(req.params.shopId, req.params.skuId, req.body.priceFen),
+  );
+
   app.post(
     '/api/shops/:shopId/skus/:skuId/stock',
     {

@@ -255,6 +255,43 @@ export class CatalogService {
     return rows.map((r) => ({ ...r, skus: skuRows.filter((s) => s.productId === r.id) }));
   }
 
+  /**
+   * Changes a SKU's price. Orders already placed keep their snapshot; a checkout that read the
+   * old price fails its conditional reservation instead of selling at the wrong price. Live
+   * rooms carrying the product hear of it through the `sku.price_changed` event.
+   */
+  async changePrice(shopId: string, skuId: string, priceFen: number) {
+    return inTransaction(this.p.db, async (tx) => {
+      const [before] = await tx
+        .select()
+        .from(skus)
+        .where(and(eq(skus.id, skuId), eq(skus.shopId, shopId)))
+        .for('update');
+      if (!before) throw notFound('SKU_NOT_FOUND', 'SKU', skuId);
+      const [row] = await tx.update(skus).set({ priceFen }).where(eq(skus.id, skuId)).returning();
+      if (before.priceFen !== priceFen) {
+        await recordEvent(tx, this.p.clock, 'sku.price_changed', skuId, {
+          skuId,
+          productId: row!.productId,
+          shopId,
+          priceFen,
+          previousPriceFen: before.priceFen,
+        });
+      }
+      return row!;
+    });
+  }
+
+  /** Remaining stock of SKUs, for the live channel's stock counter. */
+  async stockOf(skuIds: string[]): Promise<Record<string, number>> {
+    if (skuIds.length === 0) return {};
+    const rows = await this.p.db
+      .select({ id: skus.id, stock: skus.stock })
+      .from(skus)
+      .where(inArray(skus.id, skuIds));
+    return Object.fromEntries(rows.map((r) => [r.id, r.stock]));
+  }
+
   /** Restocks or corrects stock with one conditional statement; stock never goes below zero. */
   async adjustStock(shopId: string, skuId: string, delta: number) {
     const [row] = await this.p.db

@@ -18,6 +18,8 @@ export const liveRooms = pgTable(
     /** Paid orders and GMV attributed to the room, kept by an outbox handler. */
     paidOrders: integer('paid_orders').notNull().default(0),
     gmvFen: bigint('gmv_fen', { mode: 'number' }).notNull().default(0),
+    /** Likes (点赞) counted by the live channel and saved once per tick per node. */
+    likes: bigint('likes', { mode: 'number' }).notNull().default(0),
     createdAt: ts('created_at').notNull(),
   },
   (t) => [

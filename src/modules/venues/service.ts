@@ -288,6 +288,47 @@ export class VenueService {
     };
   }
 
+  /** What the live channel shows first: the room, its likes, and the pinned product's SKUs. */
+  async liveSnapshot(roomId: string) {
+    const room = await this.getRoomForViewer(roomId);
+    const [row] = await this.p.db
+      .select({ likes: liveRooms.likes })
+      .from(liveRooms)
+      .where(eq(liveRooms.id, roomId));
+    return { room, likes: row?.likes ?? 0, pinnedSkuIds: room.pinned?.skus.map((s) => s.id) ?? [] };
+  }
+
+  async addLikes(roomId: string, delta: number) {
+    await this.p.db
+      .update(liveRooms)
+      .set({ likes: sql`${liveRooms.likes} + ${delta}` })
+      .where(eq(liveRooms.id, roomId));
+  }
+
+  /** The pinned item's product and SKUs, for the channel's `pinned` event. */
+  async pinnedItem(ex: Executor, itemId: string) {
+    const [item] = await ex.select().from(liveRoomItems).where(eq(liveRoomItems.id, itemId));
+    if (!item) return null;
+    const rows = await ex.select({ id: skus.id }).from(skus).where(eq(skus.productId, item.productId));
+    return { itemId, productId: item.productId, skuIds: rows.map((r) => r.id).sort() };
+  }
+
+  /** Live rooms whose cart holds the product (a price change is news there). */
+  async liveRoomsCarrying(ex: Executor, productId: string): Promise<string[]> {
+    const rows = await ex
+      .select({ roomId: liveRoomItems.roomId })
+      .from(liveRoomItems)
+      .innerJoin(liveRooms, eq(liveRooms.id, liveRoomItems.roomId))
+      .where(
+        and(
+          eq(liveRoomItems.productId, productId),
+          isNull(liveRoomItems.removedAt),
+          eq(liveRooms.status, 'live'),
+        ),
+      );
+    return rows.map((r) => r.roomId);
+  }
+
   listLiveNow() {
     return this.p.db
       .select({

@@ -1,0 +1,1 @@
+ALTER TABLE "live_rooms" ADD COLUMN "likes" bigint DEFAULT 0 NOT NULL;
