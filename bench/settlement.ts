@@ -25,7 +25,9 @@ import { benchApp, round } from './common.js';
 
 const url = process.env.DATABASE_URL;
 if (!url) {
-  console.error('bench:settlement needs PostgreSQL: DATABASE_URL=postgres://postgres@127.0.0.1:5432/livecart_bench_settlement');
+  console.error(
+    'bench:settlement needs PostgreSQL: DATABASE_URL=postgres://postgres@127.0.0.1:5432/livecart_bench_settlement',
+  );
   process.exit(2);
 }
 const dbName = new URL(url).pathname.slice(1);
@@ -92,7 +94,8 @@ for (let lo = 1; lo <= ORDERS; lo += CHUNK) {
       union all
       select ${jid}, 'platform:fee_pending', -sum(fee_fen), null, ${now.toISOString()}::timestamptz from m`);
   });
-  if ((hi / CHUNK) % 5 === 0 || hi === ORDERS) log(`loaded ${hi} orders (${round((performance.now() - t0) / 1000)} s)`);
+  if ((hi / CHUNK) % 5 === 0 || hi === ORDERS)
+    log(`loaded ${hi} orders (${round((performance.now() - t0) / 1000)} s)`);
 }
 await db.execute(sql`vacuum analyze ledger_order_money`);
 await db.execute(sql`analyze`);

@@ -1,7 +1,13 @@
 import { existsSync } from 'node:fs';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
+import { liveRoutes } from './live/gateway.js';
+import { relayRoomEvents } from './live/relay.js';
+import { RoomHub } from './live/room-hub.js';
+import { afterSalesRoutes } from './modules/aftersales/routes.js';
+import { AfterSalesService } from './modules/aftersales/service.js';
 import { auditRoutes } from './modules/audit/routes.js';
 import { AuditLog, actorFrom, SYSTEM_ACTOR } from './modules/audit/service.js';
 import { catalogRoutes } from './modules/catalog/routes.js';
@@ -9,9 +15,13 @@ import { CatalogService, countSoldUnits } from './modules/catalog/service.js';
 import { creatorRoutes } from './modules/creators/routes.js';
 import { CreatorService } from './modules/creators/service.js';
 import { identityRoutes } from './modules/identity/routes.js';
+import { IdentityService } from './modules/identity/service.js';
+import { DepositService } from './modules/ledger/deposits.js';
+import { financeRoutes } from './modules/ledger/finance-routes.js';
+import { SimulatedPayoutProvider } from './modules/ledger/payout-provider.js';
+import { PayoutService } from './modules/ledger/payouts.js';
 import { ledgerRoutes } from './modules/ledger/routes.js';
 import { LedgerService } from './modules/ledger/service.js';
-import { IdentityService } from './modules/identity/service.js';
 import { orderRoutes } from './modules/orders/routes.js';
 import { OrderService } from './modules/orders/service.js';
 import { SimulatedPaymentProvider } from './modules/payments/provider.js';
@@ -23,11 +33,12 @@ import { privacyLogisticsRoutes } from './modules/privacy/logistics-routes.js';
 import { privacyRoutes } from './modules/privacy/routes.js';
 import { PrivacyVault } from './modules/privacy/service.js';
 import { VirtualNumbers } from './modules/privacy/virtual-numbers.js';
+import { Waybills } from './modules/privacy/waybills.js';
 import { promotionRoutes } from './modules/promotions/routes.js';
 import { PromotionService } from './modules/promotions/service.js';
-import { Waybills } from './modules/privacy/waybills.js';
 import { venueRoutes } from './modules/venues/routes.js';
 import { VenueService } from './modules/venues/service.js';
+import { type Bus, openBus } from './platform/bus.js';
 import { type Clock, DAY, systemClock } from './platform/clock.js';
 import type { Config } from './platform/config.js';
 import type { Platform } from './platform/context.js';
@@ -48,6 +59,8 @@ export interface AppOptions {
   masterKey?: MasterKeyProvider;
   /** Reuse an open database (tests share one); otherwise one is opened from the config. */
   database?: Database;
+  /** The fan-out between nodes; by default NATS when NATS_URL is set, else in-process. */
+  bus?: Bus;
   /** Start the outbox poller and job timers (off in tests, which drive them by hand). */
   background?: boolean;
 }
@@ -71,8 +84,14 @@ export interface App {
     decrypt: DecryptService;
     erasure: BuyerErasure;
     ledger: LedgerService;
+    deposits: DepositService;
+    payouts: PayoutService;
+    aftersales: AfterSalesService;
   };
   paymentProvider: SimulatedPaymentProvider;
+  payoutProvider: SimulatedPayoutProvider;
+  bus: Bus;
+  hub: RoomHub;
   close(): Promise<void>;
 }
 
@@ -110,9 +129,25 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     config.PAYMENT_SIM_MODE,
     log,
   );
-  const payments = new PaymentService(platform, orders, paymentProvider);
-  const audit = new AuditLog(platform);
   const ledger = new LedgerService(platform);
+  const bus = opts.bus ?? (await openBus(config.NATS_URL, log));
+  const hub = new RoomHub({
+    bus,
+    log,
+    nodeId: config.NODE_ID ?? `${hostname()}:${process.pid}`,
+    tickMs: config.LIVE_TICK_MS,
+    loadSnapshot: (roomId) => venues.liveSnapshot(roomId),
+    readStock: (skuIds) => catalog.stockOf(skuIds),
+    persistLikes: (roomId, delta) => venues.addLikes(roomId, delta),
+  });
+  relayRoomEvents(outbox, bus, venues);
+  const payoutProvider = new SimulatedPayoutProvider(config.PAYOUT_PROVIDER_SECRET, config.PAYOUT_SIM_MODE);
+  const payouts = new PayoutService(platform, ledger, payoutProvider);
+  const payments = new PaymentService(platform, orders, paymentProvider, ledger);
+  const aftersales = new AfterSalesService(platform, orders, payments, ledger);
+  const deposits = new DepositService(platform, ledger, creators, paymentProvider, payouts);
+  payments.registerChargeOwner((event) => deposits.applyChargeWebhook(event));
+  const audit = new AuditLog(platform);
   const decrypt = new DecryptService(platform, vault, numbers, audit, {
     orderFacts: (shopId, ids) => orders.decryptFacts(shopId, ids),
     paidOrdersByDay: (shopId, from, to) => orders.paidOrdersByDay(shopId, from, to),
@@ -132,18 +167,25 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     ),
   );
   outbox.subscribe('ledger.book-payment', 'order.paid', (e, tx) => ledger.bookOrderPayment(tx, e.payload));
-  outbox.subscribe('ledger.note-delivery', 'order.delivered', (e, tx) => ledger.noteOrderProgress(tx, e, 'delivered'));
+  outbox.subscribe('ledger.note-delivery', 'order.delivered', (e, tx) =>
+    ledger.noteOrderProgress(tx, e, 'delivered'),
+  );
   outbox.subscribe('ledger.note-completion', 'order.completed', (e, tx) =>
     ledger.noteOrderProgress(tx, e, 'completed'),
   );
   jobs.register({ name: 'orders.cancel-unpaid', run: () => orders.sweepUnpaid() });
   jobs.register({ name: 'orders.auto-confirm', run: () => orders.sweepAutoConfirm() });
+  jobs.register({ name: 'aftersales.deadlines', run: () => aftersales.sweepDeadlines() });
   jobs.register({
     name: 'privacy.shred-expired',
     run: () =>
       vault.shredExpired({ retentionDays: config.RETENTION_DAYS, afterSalesDays: config.AFTER_SALES_DAYS }),
   });
   jobs.register({ name: 'ledger.settle', run: () => ledger.settleDue() });
+  outbox.subscribe('ledger.send-payout', 'payout.requested', (e, tx) => payouts.sendPayout(tx, e));
+  jobs.register({ name: 'ledger.poll-payouts', run: () => payouts.pollPending() });
+  jobs.register({ name: 'ledger.deposit-requirements', run: () => deposits.refreshCreatorRequirements() });
+  jobs.register({ name: 'ledger.deposit-reviews', run: () => deposits.finishReviews() });
   jobs.register({ name: 'privacy.release-virtual-numbers', run: () => numbers.releaseExpired() });
   jobs.register({ name: 'privacy.purge-waybill-payloads', run: () => waybills.purgeShreddedPayloads() });
 
@@ -192,8 +234,11 @@ export async function buildApp(opts: AppOptions): Promise<App> {
       }),
   });
   auditRoutes(http, audit);
+  liveRoutes(http, { hub, bus, identity });
   ledgerRoutes(http, ledger);
+  financeRoutes(http, { deposits, payouts });
   paymentRoutes(http, payments, config.PAYMENT_WEBHOOK_SECRET);
+  afterSalesRoutes(http, aftersales);
   http.get('/health', { schema: { hide: true } }, async () => ({ ok: true, db: database.kind }));
 
   // The simulated provider calls our webhook through the HTTP stack, as a real provider would.
@@ -208,6 +253,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   };
 
   await http.ready();
+  hub.start();
   if (opts.background !== false) {
     outbox.start();
     jobs.start(config.JOB_INTERVAL_MS);
@@ -232,13 +278,21 @@ export async function buildApp(opts: AppOptions): Promise<App> {
       decrypt,
       erasure,
       ledger,
+      deposits,
+      payouts,
+      aftersales,
     },
     paymentProvider,
+    payoutProvider,
+    bus,
+    hub,
     async close() {
       jobs.stop();
+      hub.stop();
       await paymentProvider.settle();
       await outbox.stop();
       await http.close();
+      if (!opts.bus) await bus.close();
       if (ownsDatabase) await database.close();
     },
   };

@@ -1,5 +1,6 @@
 // Every table, for drizzle-kit and the typed database handle. Each module owns its own.
 
+export * from './modules/aftersales/schema.js';
 export * from './modules/audit/schema.js';
 export * from './modules/catalog/schema.js';
 export * from './modules/creators/schema.js';

@@ -47,7 +47,10 @@ interface Run {
 }
 
 /** Runs the worker; `killWhen` sees each JSON line and returns true to SIGKILL it there. */
-function worker(args: string[], killWhen?: (line: Record<string, unknown>, all: Record<string, unknown>[]) => boolean) {
+function worker(
+  args: string[],
+  killWhen?: (line: Record<string, unknown>, all: Record<string, unknown>[]) => boolean,
+) {
   return new Promise<Run>((resolve, reject) => {
     const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', WORKER, ...args], {
       env,
@@ -74,7 +77,8 @@ function worker(args: string[], killWhen?: (line: Record<string, unknown>, all: 
     });
     child.on('error', reject);
     child.on('exit', (code, signal) => {
-      if (code !== 0 && signal !== 'SIGKILL') reject(new Error(`worker ${args.join(' ')} exited ${code}: ${err}`));
+      if (code !== 0 && signal !== 'SIGKILL')
+        reject(new Error(`worker ${args.join(' ')} exited ${code}: ${err}`));
       else resolve({ lines, code, signal });
     });
   });
@@ -99,13 +103,19 @@ describe('ledger crash safety', () => {
     expect(resumed.code).toBe(0);
 
     // Refunds: killed after 20 committed, then the whole run again with the same refund ids.
-    const refundKilled = await worker(['refund', String(ORDERS)], (_l, all) => all.filter((x) => 'refunded' in x).length === 20);
+    const refundKilled = await worker(
+      ['refund', String(ORDERS)],
+      (_l, all) => all.filter((x) => 'refunded' in x).length === 20,
+    );
     expect(refundKilled.signal).toBe('SIGKILL');
     const again = await worker(['refund', String(ORDERS)]);
     expect(again.lines.at(-1)).toEqual({ refundsDone: true });
 
     const final = await worker(['verify']);
-    const { books, orders } = final.lines[0] as { books: { ok: boolean; trialBalanceFen: number }; orders: object };
+    const { books, orders } = final.lines[0] as {
+      books: { ok: boolean; trialBalanceFen: number };
+      orders: object;
+    };
     expect(books).toMatchObject({ ok: true, trialBalanceFen: 0 });
     expect(orders).toEqual({ total: ORDERS, unsettled: 0, multi: 0, wrong_refund: 0, bad_split: 0 });
   }, 240_000);

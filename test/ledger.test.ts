@@ -83,7 +83,12 @@ describe('technical service fee', () => {
     t.clock.advance(2 * DAY);
     const after = await paidOrder(w, buyer.token);
 
-    expect(await money(before)).toMatchObject({ paidFen: 10_000, commissionFen: 1000, feeFen: 500, shopShareFen: 8500 });
+    expect(await money(before)).toMatchObject({
+      paidFen: 10_000,
+      commissionFen: 1000,
+      feeFen: 500,
+      shopShareFen: 8500,
+    });
     expect(await money(during)).toMatchObject({ commissionFen: 1000, feeFen: 0, shopShareFen: 9000 });
     expect(await money(after)).toMatchObject({ feeFen: 500, shopShareFen: 8500 });
 
@@ -107,7 +112,13 @@ describe('technical service fee', () => {
       t.request({ method: 'POST', url: '/api/operator/fee-rates', token: operator.token, payload });
     const at = t.clock.now().getTime();
     const cases = [
-      { categoryId: category.id, bps: 0, programme: '免佣', startsAt: new Date(at + DAY), endsAt: new Date(at) },
+      {
+        categoryId: category.id,
+        bps: 0,
+        programme: '免佣',
+        startsAt: new Date(at + DAY),
+        endsAt: new Date(at),
+      },
       { categoryId: category.id, bps: 300, endsAt: new Date(at + DAY) },
       { categoryId: category.id, bps: 2001 },
     ];
@@ -144,14 +155,22 @@ describe('settlement', () => {
     expect(settled.commissionStatus).toBe('settled');
     const shop = await t.app.services.ledger.ownerBalances(`shop:${w.shop.id}:`);
     expect(shop).toMatchObject({ pendingFen: 0, availableFen: m.shopShareFen });
-    const creator = await t.request({ method: 'GET', url: '/api/creator/finance/balances', token: w.creator.token });
+    const creator = await t.request({
+      method: 'GET',
+      url: '/api/creator/finance/balances',
+      token: w.creator.token,
+    });
     expect(creator.json()).toMatchObject({ pendingFen: 0, availableFen: m.commissionFen });
 
     // A second run finds nothing of this order to settle: balances stay put.
     await settle();
     expect(await t.app.services.ledger.ownerBalances(`shop:${w.shop.id}:`)).toEqual(shop);
 
-    const commissions = await t.request({ method: 'GET', url: '/api/creator/commissions', token: w.creator.token });
+    const commissions = await t.request({
+      method: 'GET',
+      url: '/api/creator/commissions',
+      token: w.creator.token,
+    });
     expect(commissions.json().items).toEqual([
       expect.objectContaining({ orderId, status: 'settled', commissionFen: m.commissionFen }),
     ]);
@@ -173,7 +192,9 @@ describe('settlement', () => {
       closing: 0,
     });
     expect(available).toMatchObject({ opening: 0, in: m.shopShareFen, out: 0, closing: m.shopShareFen });
-    expect(available.entries).toEqual([expect.objectContaining({ kind: 'settlement', orderId, amount: m.shopShareFen })]);
+    expect(available.entries).toEqual([
+      expect.objectContaining({ kind: 'settlement', orderId, amount: m.shopShareFen }),
+    ]);
 
     const csv = await t.request({
       method: 'GET',
@@ -204,7 +225,9 @@ describe('settlement', () => {
     const m = (await money(orderId))!;
     expect(m.shopSettledAt).not.toBeNull();
     expect(m.commissionStatus).toBe('frozen');
-    const list = (await t.request({ method: 'GET', url: '/api/creator/commissions', token: w.creator.token })).json();
+    const list = (
+      await t.request({ method: 'GET', url: '/api/creator/commissions', token: w.creator.token })
+    ).json();
     expect(list.frozen).toMatchObject({ reason: '虚假宣传调查中' });
     expect(list.items[0]).toMatchObject({ orderId, status: 'frozen' });
     expect(await t.app.services.ledger.ownerBalances(`creator:${w.creator.id}:`)).toMatchObject({
@@ -238,15 +261,27 @@ describe('settlement', () => {
       ledger.bookRefund(tx, { refundId: unique('rfd-'), orderId, amountFen: 3000 }),
     );
     expect(r).toMatchObject({ commissionFen: 600, feeFen: 60, shopShareFen: 2340, refundedFen: 3000 });
-    expect(await ledger.ownerBalances(`shop:${w.shop.id}:`)).toMatchObject({ pendingFen: 0, availableFen: 7800 - 2340 });
-    expect(await ledger.ownerBalances(`creator:${w.creator.id}:`)).toMatchObject({ availableFen: 2000 - 600 });
+    expect(await ledger.ownerBalances(`shop:${w.shop.id}:`)).toMatchObject({
+      pendingFen: 0,
+      availableFen: 7800 - 2340,
+    });
+    expect(await ledger.ownerBalances(`creator:${w.creator.id}:`)).toMatchObject({
+      availableFen: 2000 - 600,
+    });
     await expect(
-      inTransaction(t.app.platform.db, (tx) => ledger.bookRefund(tx, { refundId: unique('rfd-'), orderId, amountFen: 7001 })),
+      inTransaction(t.app.platform.db, (tx) =>
+        ledger.bookRefund(tx, { refundId: unique('rfd-'), orderId, amountFen: 7001 }),
+      ),
     ).rejects.toMatchObject({ code: 'REFUND_EXCEEDS_PAID' });
     const m = (await money(orderId))!;
-    expect(m.shopShareFen - m.shopShareReversedFen + m.commissionFen - m.commissionReversedFen + m.feeFen - m.feeReversedFen).toBe(
-      m.paidFen + m.subsidyFen - m.refundedFen - m.subsidyReversedFen,
-    );
+    expect(
+      m.shopShareFen -
+        m.shopShareReversedFen +
+        m.commissionFen -
+        m.commissionReversedFen +
+        m.feeFen -
+        m.feeReversedFen,
+    ).toBe(m.paidFen + m.subsidyFen - m.refundedFen - m.subsidyReversedFen);
     await expectBooksBalance();
   });
 });
@@ -259,10 +294,18 @@ describe('the books guard themselves', () => {
       db.execute(sql`insert into ledger_postings (journal_id, account, amount, created_at)
                      values (${jid}, ${PLATFORM.clearing}, 100, now()), (${jid}, ${creatorAccount('acc_x', 'pending')}, -99, now())`),
     ).rejects.toThrow();
-    await expect(db.execute(sql`update ledger_postings set amount = amount + 1 where id = (select min(id) from ledger_postings)`)).rejects.toThrow();
-    await expect(db.execute(sql`delete from ledger_postings where id = (select min(id) from ledger_postings)`)).rejects.toThrow();
+    await expect(
+      db.execute(
+        sql`update ledger_postings set amount = amount + 1 where id = (select min(id) from ledger_postings)`,
+      ),
+    ).rejects.toThrow();
+    await expect(
+      db.execute(sql`delete from ledger_postings where id = (select min(id) from ledger_postings)`),
+    ).rejects.toThrow();
     await expect(db.execute(sql`update ledger_balances set balance = balance - 100`)).rejects.toThrow();
-    await expect(db.execute(sql`insert into ledger_balances (account, balance) values ('shop:fake:available', 100)`)).rejects.toThrow();
+    await expect(
+      db.execute(sql`insert into ledger_balances (account, balance) values ('shop:fake:available', 100)`),
+    ).rejects.toThrow();
     await expectBooksBalance();
   });
 });

@@ -44,12 +44,16 @@ const realParams = (): Record<string, string> => ({
   roomId: world.room.id,
   itemId: world.item.id,
   accountId: world.creator.id,
+  creatorId: world.creator.id,
+  categoryId: world.category.id,
   orderId: 'ord_00000000000000000000000000',
   videoId: 'vid_00000000000000000000000000',
   couponId: 'cpn_00000000000000000000000000',
+  caseId: 'as_00000000000000000000000000',
 });
 
 const validBodies = (): Record<string, unknown> => ({
+  '/api/operator/aftersales/:caseId/decide': { decision: 'refund', note: '证据充分，支持退款' },
   '/api/orders': {
     venue: { type: 'live_room', id: world.room.id },
     items: [{ skuId: world.sku.id, quantity: 1 }],

@@ -192,6 +192,15 @@ describe('demo seed', () => {
     expect(one!.recipientNameMask).toMatch(/^.\*+$/);
   });
 
+  it('places some orders with shop and platform coupons, the discounts taken off what is paid', async () => {
+    const rows = await demoOrders();
+    const discounted = rows.filter((o) => o.shopDiscountFen + o.platformDiscountFen > 0);
+    expect(discounted.length).toBeGreaterThan(0);
+    for (const o of rows) expect(o.payableFen).toBe(o.totalFen - o.shopDiscountFen - o.platformDiscountFen);
+    const { items } = await t.app.services.promotions.listCoupons({ issuer: 'platform' }, { limit: 100 });
+    expect(items.map((c) => c.title)).toContain('双11平台券 满199减20');
+  });
+
   it('counts what it sold: the live room keeps its paid orders and GMV', async () => {
     const rows = await demoOrders();
     const paidLive = rows.filter((o) => o.venueId === demo.liveRoomId && o.paidAt !== null);

@@ -5,7 +5,8 @@
 // at the same moment hold the same story.
 //
 // Idempotent: every step first looks up what it would create (accounts by login, shops by
-// owner, products by title, rooms and videos by title, orders by their idempotency key) and
+// owner, products by title, rooms and videos by title, coupons by title, a buyer's claim by
+// coupon, orders by their idempotency key) and
 // skips what exists, so a second run, or a run after a crash midway, adds nothing twice.
 // Every write goes through a service. Three look-ups read tables directly because no service
 // offers them yet: videos by creator and title, and the demo's idempotency keys and order
@@ -175,6 +176,33 @@ const ROOMS: RoomPlan[] = [
     kind: 'scheduled',
   },
 ];
+
+/**
+ * Coupons: a shop coupon merchant1 drops in creator1's live room when it goes live, a shop
+ * coupon of the food shop, and a platform coupon for Double 11. `shop` is null for the
+ * platform's; `room` marks the live-room drop (its orders are the ones that use it).
+ */
+const COUPONS: {
+  shop: number | null;
+  room?: number;
+  title: string;
+  amountOffFen: number;
+  minSpendFen: number;
+  totalQuantity: number;
+}[] = [
+  {
+    shop: 0,
+    room: 0,
+    title: '直播间专享 满99减10',
+    amountOffFen: 1000,
+    minSpendFen: 9900,
+    totalQuantity: 200,
+  },
+  { shop: 2, title: '店铺券 满59减5', amountOffFen: 500, minSpendFen: 5900, totalQuantity: 500 },
+  { shop: null, title: '双11平台券 满199减20', amountOffFen: 2000, minSpendFen: 19900, totalQuantity: 2000 },
+];
+/** Every third order is placed with the coupons it qualifies for (and its buyer has not used). */
+const usesCoupons = (n: number) => n % 3 === 0;
 
 const VIDEOS: {
   creator: number;
@@ -576,7 +604,7 @@ async function seedStory(
   now: number,
   opts: SeedDemoOptions,
 ): Promise<string> {
-  const { identity, catalog, creators, venues, orders, payments } = app.services;
+  const { identity, catalog, creators, venues, orders, payments, promotions } = app.services;
   const db = app.platform.db;
   let passwordHash: Promise<string> | null = null;
 
@@ -689,6 +717,59 @@ async function seedStory(
     videoProducts,
     timing,
   );
+
+  const couponIds: (string | null)[] = COUPONS.map(() => null);
+  /** Issues a coupon unless a coupon of that title exists (the titles are the demo's keys). */
+  async function issueCoupon(c: number): Promise<void> {
+    const plan = COUPONS[c]!;
+    const scope =
+      plan.shop === null
+        ? { issuer: 'platform' as const }
+        : { issuer: 'shop' as const, shopId: shopIds[plan.shop]! };
+    const existing = (await promotions.listCoupons(scope, { limit: 100 })).items.find(
+      (x) => x.title === plan.title,
+    );
+    if (existing) {
+      couponIds[c] = existing.id;
+      return;
+    }
+    const input = {
+      title: plan.title,
+      amountOffFen: plan.amountOffFen,
+      minSpendFen: plan.minSpendFen,
+      validFrom: clock.now(),
+      validUntil: new Date(now + 7 * DAY),
+      totalQuantity: plan.totalQuantity,
+      liveRoomId: plan.room === undefined ? undefined : roomId(plan.room),
+    };
+    const merchantOf = async (shop: number) => (await identity.findByLogin(`merchant${shop + 1}`))!.id;
+    couponIds[c] = (
+      plan.shop === null
+        ? await promotions.createPlatformCoupon(operatorId, input)
+        : await promotions.createShopCoupon(shopIds[plan.shop]!, await merchantOf(plan.shop), input)
+    ).id;
+  }
+  /** The buyer's unused claims of the coupons an order qualifies for, claiming them first. */
+  async function couponsFor(o: OrderPlan, buyerId: string): Promise<string[]> {
+    if (!usesCoupons(o.n)) return [];
+    const product = productPlans[o.product]!;
+    const goodsFen = o.items.reduce((s, it) => s + product.skus[it.sku]!.priceFen * it.quantity, 0);
+    const ids: string[] = [];
+    for (const [c, plan] of COUPONS.entries()) {
+      const couponId = couponIds[c];
+      if (!couponId || goodsFen < plan.minSpendFen) continue;
+      if (plan.shop !== null && plan.shop !== product.shop) continue;
+      if (plan.room !== undefined && (o.venue.type !== 'live_room' || o.venue.room !== plan.room)) continue;
+      try {
+        const held = await promotions.claim(buyerId, couponId);
+        if (held.body.status === 'unused') ids.push(held.body.id);
+      } catch (err) {
+        // All claimed, or stopped by hand between two runs: the order goes without it.
+        if (!isCode(err, 'COUPON_SOLD_OUT', 'COUPON_NOT_CLAIMABLE')) throw err;
+      }
+    }
+    return ids;
+  }
 
   const roomIds: (string | null)[] = ROOMS.map(() => null);
   const roomId = (i: number) => roomIds[i]!;
@@ -808,12 +889,15 @@ async function seedStory(
       recipient: buyers[o.buyer]!.recipients[o.recipient]!,
     };
     try {
+      const couponClaimIds = await couponsFor(o, buyerId);
+      if (couponClaimIds.length > 0) input.couponClaimIds = couponClaimIds;
       const res = await orders.createOrder(buyerId, input, `demo-order-${o.n}`);
       state.set(o.n, { id: res.body.id, status: res.body.status });
       if (++placed % 100 === 0) log.info({ placed }, 'demo seed: orders placed');
     } catch (err) {
       // E.g. a room ended or stock sold out by hand between two runs: one demo order fewer.
-      if (!isCode(err, 'VENUE_NOT_SELLING', 'INSUFFICIENT_STOCK', 'PRODUCT_NOT_SELLABLE', 'SKU_NOT_FOUND'))
+      const skippable = ['VENUE_NOT_SELLING', 'INSUFFICIENT_STOCK', 'PRODUCT_NOT_SELLABLE', 'SKU_NOT_FOUND'];
+      if (!isCode(err, ...skippable, 'COUPON_ALREADY_USED', 'COUPON_EXPIRED', 'COUPON_NOT_APPLICABLE'))
         throw err;
       log.warn({ order: o.n, code: (err as AppError).code }, 'demo seed: order skipped');
       state.set(o.n, 'skipped');
@@ -849,6 +933,11 @@ async function seedStory(
     at(t.endAt, () => end(i));
   }
   for (const v of VIDEOS.keys()) at(timing.videos[v], () => publishVideo(v));
+  for (const [c, plan] of COUPONS.entries()) {
+    // The room's coupon drops a minute into the broadcast; the others run from before the first order.
+    const room = plan.room === undefined ? undefined : timing.rooms[plan.room]!;
+    at(room ? room.liveAt! + MINUTE : -15 * DAY, () => issueCoupon(c));
+  }
   // The platform's clock-driven sweeps, as if the server had been running all along.
   for (let d = 14; d >= 0; d--)
     at(beijingAt(now, d, 3, 0), () => orders.sweepAutoConfirm().then(() => undefined));

@@ -12,6 +12,7 @@ export const SHOP_PERMISSIONS = [
   'orders.ship',
   'orders.decrypt',
   'orders.export',
+  'aftersales.handle',
   'finance.read',
   'finance.withdraw',
   'staff.manage',

@@ -1,6 +1,6 @@
 import fastifyStatic from '@fastify/static';
-import fastifyWebsocket from '@fastify/websocket';
 import fastifySwagger from '@fastify/swagger';
+import fastifyWebsocket from '@fastify/websocket';
 import scalar from '@scalar/fastify-api-reference';
 import Fastify, {
   type FastifyError,
@@ -139,6 +139,10 @@ export async function createHttpServer(opts: {
 
   // Live-room channels: small inbound messages only (likes, comments).
   await app.register(fastifyWebsocket, { options: { maxPayload: 4096 } });
+  // The plugin hides WebSocket routes from the OpenAPI document; ours are part of the API.
+  app.addHook('onRoute', (route) => {
+    if (route.websocket && route.schema) route.schema.hide = false;
+  });
   if (opts.webRoot) await app.register(fastifyStatic, { root: opts.webRoot, prefix: '/', wildcard: false });
   app.setNotFoundHandler((req, reply) => {
     // Client-side routes of the web app (/live/…, /merchant/…) get its index page.

@@ -14,6 +14,8 @@ export const ID_PREFIX = {
   order: 'ord',
   orderLine: 'oln',
   payment: 'pay',
+  refund: 'rfd',
+  afterSalesCase: 'as',
   recipient: 'rcp',
   dataKey: 'dk',
   event: 'evt',
@@ -24,6 +26,10 @@ export const ID_PREFIX = {
   couponClaim: 'cpc',
   journal: 'jnl',
   feeRate: 'fee',
+  depositPayment: 'dpp',
+  depositDeduction: 'ddn',
+  payoutAccount: 'pac',
+  payout: 'po',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIX;

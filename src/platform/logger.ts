@@ -15,6 +15,7 @@ export const REDACT_PATHS = [
   '*.phone',
   '*.address',
   '*.detail',
+  '*.accountNumber',
   'recipient',
   'password',
 ];

@@ -55,7 +55,13 @@ if (mode === 'load') {
           },
         ],
       });
-      const event = (at: Date) => ({ id: `evt_${id}`, topic: '', aggregateId: id, payload: { orderId: id }, createdAt: at });
+      const event = (at: Date) => ({
+        id: `evt_${id}`,
+        topic: '',
+        aggregateId: id,
+        payload: { orderId: id },
+        createdAt: at,
+      });
       await ledger.noteOrderProgress(tx, event(new Date(paidAt.getTime() + 2 * DAY)), 'delivered');
       await ledger.noteOrderProgress(tx, event(new Date(paidAt.getTime() + 3 * DAY)), 'completed');
     });
@@ -69,14 +75,24 @@ if (mode === 'load') {
     const id = orderId(i);
     const m = await ledger.orderMoneyOf(db, id);
     await inTransaction(db, (tx) =>
-      ledger.bookRefund(tx, { refundId: `rfd_${id}`, orderId: id, amountFen: Math.floor((m!.paidFen * 3) / 10) }),
+      ledger.bookRefund(tx, {
+        refundId: `rfd_${id}`,
+        orderId: id,
+        amountFen: Math.floor((m!.paidFen * 3) / 10),
+      }),
     );
     say({ refunded: id });
   }
   say({ refundsDone: true });
 } else if (mode === 'verify') {
   const books = await ledger.verify();
-  const [orders] = rowsOf<{ total: number; unsettled: number; multi: number; wrong_refund: number; bad_split: number }>(
+  const [orders] = rowsOf<{
+    total: number;
+    unsettled: number;
+    multi: number;
+    wrong_refund: number;
+    bad_split: number;
+  }>(
     await db.execute(sql`
       with mine as (select * from ledger_order_money where order_id like ${`ord\\_${tag}\\_%`}),
       settlements as (

@@ -58,6 +58,14 @@ export function HomePage() {
           <strong>{t('homeMerchantTitle')}</strong>
           <span className="muted">{t('homeMerchantText')}</span>
         </Link>
+        <Link to="/merchant/finance" className="tile" testId="home-finance-link">
+          <strong>{t('homeFinanceTitle')}</strong>
+          <span className="muted">{t('homeFinanceText')}</span>
+        </Link>
+        <Link to="/creator/commission" className="tile" testId="home-commission-link">
+          <strong>{t('homeCommissionTitle')}</strong>
+          <span className="muted">{t('homeCommissionText')}</span>
+        </Link>
         <a href="/docs" className="tile" data-testid="home-docs-link">
           <strong>{t('homeDocsTitle')}</strong>
           <span className="muted">{t('homeDocsText')}</span>

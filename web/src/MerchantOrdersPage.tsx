@@ -1,6 +1,6 @@
 import { type FormEvent, useCallback, useEffect, useRef, useState } from 'react';
-import { ApiError, api, formatFen, formatTime, type Me, type Order, type Page } from './api.js';
-import { ErrorBanner, errorText, Layout, LoginForm, useSession } from './components.js';
+import { ApiError, api, formatFen, formatTime, type Order, type Page } from './api.js';
+import { ErrorBanner, errorText, MerchantShell } from './components.js';
 import { useI18n } from './i18n.js';
 
 const STATUSES = ['pending_payment', 'paid', 'shipped', 'delivered', 'completed', 'cancelled'] as const;
@@ -9,72 +9,10 @@ const PAGE_SIZE = 50;
 
 export function MerchantOrdersPage() {
   const { t } = useI18n();
-  const session = useSession();
-  const [me, setMe] = useState<Me | null>(null);
-  const [meError, setMeError] = useState<string | null>(null);
-  const [shopId, setShopId] = useState<string | null>(null);
-
-  useEffect(() => {
-    setMe(null);
-    setMeError(null);
-    if (!session) return;
-    const ctrl = new AbortController();
-    api<Me>('GET', '/api/me', { signal: ctrl.signal })
-      .then((m) => {
-        setMe(m);
-        setShopId((cur) =>
-          cur && m.shops.some((s) => s.shopId === cur) ? cur : (m.shops[0]?.shopId ?? null),
-        );
-      })
-      .catch((err) => {
-        if ((err as Error).name !== 'AbortError') setMeError(errorText(err, t('networkError')));
-      });
-    return () => ctrl.abort();
-  }, [session, t]);
-
   return (
-    <Layout wide>
-      <div className="page-head">
-        <h1>{t('merchantTitle')}</h1>
-        {me && me.shops.length > 0 && (
-          <div className="shop-picker">
-            <label className="muted small" htmlFor="shop-select">
-              {t('merchantShop')}
-            </label>
-            {me.shops.length > 1 ? (
-              <select
-                data-testid="shop-select"
-                value={shopId ?? ''}
-                onChange={(e) => setShopId(e.target.value)}
-              >
-                {me.shops.map((s) => (
-                  <option key={s.shopId} value={s.shopId}>
-                    {s.name} ({s.role})
-                  </option>
-                ))}
-              </select>
-            ) : (
-              <span className="small" data-testid="shop-id" title={shopId ?? ''}>
-                {me.shops.find((s) => s.shopId === shopId)?.name}
-              </span>
-            )}
-          </div>
-        )}
-      </div>
-
-      {!session && <LoginForm title={t('loginTitle')} hint={t('merchantLoginHint')} />}
-      {session && <ErrorBanner message={meError} />}
-      {session && !me && !meError && <p className="muted">{t('loading')}</p>}
-      {session && me && me.shops.length === 0 && (
-        <>
-          <div className="alert" data-testid="no-shop">
-            {t('merchantNoShop')}
-          </div>
-          <LoginForm title={t('loginTitle')} hint={t('merchantLoginHint')} />
-        </>
-      )}
-      {session && me && shopId && <ShopOrders key={shopId} shopId={shopId} />}
-    </Layout>
+    <MerchantShell title={t('merchantTitle')}>
+      {(shopId) => <ShopOrders key={shopId} shopId={shopId} />}
+    </MerchantShell>
   );
 }
 

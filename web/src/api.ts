@@ -89,18 +89,57 @@ export async function api<T>(
   } catch {
     data = null;
   }
-  if (!res.ok) {
-    const e = (data ?? {}) as { code?: string; message?: string; details?: unknown };
-    // A dead token: forget it so the page offers the login form again.
-    if (res.status === 401 && session) setSession(null);
-    throw new ApiError(
-      res.status,
-      e.code ?? `HTTP_${res.status}`,
-      e.message ?? `HTTP ${res.status}`,
-      e.details,
-    );
-  }
+  if (!res.ok) throw failure(res, data, session);
   return data as T;
+}
+
+function failure(res: Response, data: unknown, session: Session | null): ApiError {
+  const e = (data ?? {}) as { code?: string; message?: string; details?: unknown };
+  // A dead token: forget it so the page offers the login form again.
+  if (res.status === 401 && session) setSession(null);
+  return new ApiError(
+    res.status,
+    e.code ?? `HTTP_${res.status}`,
+    e.message ?? `HTTP ${res.status}`,
+    e.details,
+  );
+}
+
+/**
+ * Downloads a file the API serves behind the bearer token (a plain link could not carry it):
+ * fetched with the session, then saved from a blob under `filename`.
+ */
+export async function downloadWithToken(url: string, filename: string): Promise<void> {
+  const session = getSession();
+  const headers: Record<string, string> = {};
+  if (session) headers.authorization = `Bearer ${session.token}`;
+  let res: Response;
+  try {
+    res = await fetch(url, { headers });
+  } catch {
+    throw new ApiError(0, 'NETWORK', '');
+  }
+  if (!res.ok) {
+    const text = await res.text();
+    let data: unknown = null;
+    try {
+      data = text ? JSON.parse(text) : null;
+    } catch {
+      data = null;
+    }
+    throw failure(res, data, session);
+  }
+  const blob = await res.blob();
+  const href = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = href;
+  a.download = filename;
+  a.style.display = 'none';
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  // Revoked once the browser has taken the blob over.
+  setTimeout(() => URL.revokeObjectURL(href), 30_000);
 }
 
 export async function login(loginName: string, password: string): Promise<Session> {
@@ -134,6 +173,29 @@ export function formatFen(fen: number): string {
   const abs = Math.abs(Math.trunc(fen));
   const yuan = Math.floor(abs / 100).toLocaleString('en-US');
   return `${sign}¥${yuan}.${String(abs % 100).padStart(2, '0')}`;
+}
+
+/** Integer fen → "+¥99.00" / "-¥99.00" (a movement of money, sign always shown). */
+export function formatSignedFen(fen: number): string {
+  return fen > 0 ? `+${formatFen(fen)}` : formatFen(fen);
+}
+
+/** The current local month as `YYYY-MM` (the value of an `<input type="month">`). */
+export function currentMonth(now: Date = new Date()): string {
+  return `${now.getFullYear()}-${String(now.getMonth() + 1).padStart(2, '0')}`;
+}
+
+/** A local calendar month `YYYY-MM` → the instants [from, to) that bound it, or null if malformed. */
+export function monthRange(month: string): { from: string; to: string } | null {
+  const m = /^(\d{4})-(\d{2})$/.exec(month);
+  if (!m) return null;
+  const year = Number(m[1]);
+  const index = Number(m[2]) - 1;
+  if (index < 0 || index > 11) return null;
+  return {
+    from: new Date(year, index, 1).toISOString(),
+    to: new Date(year, index + 1, 1).toISOString(),
+  };
 }
 
 export function formatTime(iso: string | null | undefined, lang: 'zh' | 'en'): string {
@@ -223,4 +285,135 @@ export interface Me {
 export interface Page<T> {
   items: T[];
   nextCursor: string | null;
+}
+
+// Finance (the ledger): every amount is integer fen.
+
+export interface Balances {
+  pendingFen: number;
+  availableFen: number;
+  deposits: Array<{ account: string; balanceFen: number }>;
+}
+
+export interface StatementEntry {
+  id: number;
+  at: string;
+  /** The holder's view: positive is money in. */
+  amount: number;
+  orderId: string | null;
+  kind: string;
+  memo: string;
+  journalId: string;
+}
+
+export interface StatementAccount {
+  account: string;
+  opening: number;
+  in: number;
+  out: number;
+  closing: number;
+  entries: StatementEntry[];
+}
+
+export interface Statement {
+  from: string;
+  to: string;
+  accounts: StatementAccount[];
+}
+
+export const COMMISSION_STATUSES = ['pending', 'settled', 'withdrawn', 'refunded', 'frozen'] as const;
+
+export interface Commission {
+  orderId: string;
+  shopId: string;
+  paidFen: number;
+  commissionFen: number;
+  commissionReversedFen: number;
+  netCommissionFen: number;
+  status: string;
+  paidAt: string;
+  settleAfter: string | null;
+  settledAt: string | null;
+}
+
+export interface CommissionPage extends Page<Commission> {
+  frozen: { reason: string; since: string } | null;
+}
+
+/**
+ * A yuan amount typed by a person ("12", "12.3", "12.34", "1,234.50") → integer fen, or null
+ * if it is not a positive amount with at most two decimals. String arithmetic only: no float.
+ */
+export function parseYuan(input: string): number | null {
+  const m = /^(\d{1,9})(?:\.(\d{0,2}))?$/.exec(
+    input
+      .trim()
+      .replace(/[,，\s]/g, '')
+      .replace(/^¥/, ''),
+  );
+  if (!m) return null;
+  const fen = Number(m[1]) * 100 + Number((m[2] ?? '').padEnd(2, '0'));
+  return fen > 0 ? fen : null;
+}
+
+/** Integer fen → "12.34" (for an input's value; no currency sign, no grouping). */
+export function fenToYuanInput(fen: number): string {
+  const abs = Math.abs(Math.trunc(fen));
+  return `${fen < 0 ? '-' : ''}${Math.floor(abs / 100)}.${String(abs % 100).padStart(2, '0')}`;
+}
+
+export interface PayoutAccount {
+  id: string;
+  bankName: string;
+  holderName: string;
+  accountLast4: string;
+  accountMask: string;
+  createdAt: string;
+}
+
+export interface Payout {
+  id: string;
+  purpose: 'withdrawal' | 'deposit_refund';
+  amountFen: number;
+  status: 'processing' | 'succeeded' | 'failed';
+  failureReason: string | null;
+  payoutAccount: { id: string; bankName?: string; accountLast4?: string };
+  createdAt: string;
+  finishedAt: string | null;
+}
+
+export interface CreatorDeposit {
+  account: string;
+  status: 'open' | 'reviewing' | 'paying_out' | 'forfeited';
+  balanceFen: number;
+  requiredFen: number;
+  shortfallFen: number;
+  covered: boolean;
+  requirement: { month: string; lastMonthGmvFen: number; baseFen: number; variableFen: number } | null;
+  withdrawal: {
+    requestedAt: string | null;
+    reviewEndsAt: string | null;
+    payoutAccountId: string | null;
+    payoutId: string | null;
+  } | null;
+  frozen: { reason: string; since: string | null } | null;
+  deductions: Array<{
+    id: string;
+    kind: 'penalty' | 'forfeiture';
+    amountFen: number;
+    reason: string;
+    note: string | null;
+    createdAt: string;
+  }>;
+  sharingPermission: string;
+}
+
+export interface DepositLockResult {
+  payment: {
+    id: string;
+    amountFen: number;
+    status: 'pending' | 'succeeded' | 'failed';
+    failureReason: string | null;
+  };
+  deposit: CreatorDeposit;
 }

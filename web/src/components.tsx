@@ -1,5 +1,5 @@
-import { type FormEvent, type ReactNode, useState, useSyncExternalStore } from 'react';
-import { ApiError, getSession, login, logout, onSessionChange, type Session } from './api.js';
+import { type FormEvent, type ReactNode, useEffect, useState, useSyncExternalStore } from 'react';
+import { ApiError, api, getSession, login, logout, type Me, onSessionChange, type Session } from './api.js';
 import { useI18n } from './i18n.js';
 
 let cachedRaw: string | null = null;
@@ -59,6 +59,13 @@ export function ErrorBanner(props: { message: string | null; testId?: string }) 
   );
 }
 
+/** A failed load, kept as the error itself so its fallback text follows the language. */
+export function LoadError(props: { error: unknown; testId?: string }) {
+  const { t } = useI18n();
+  if (!props.error) return null;
+  return <ErrorBanner message={errorText(props.error, t('networkError'))} testId={props.testId ?? 'error'} />;
+}
+
 export function Layout(props: { children: ReactNode; wide?: boolean }) {
   const { t, lang, setLang } = useI18n();
   const session = useSession();
@@ -76,6 +83,16 @@ export function Layout(props: { children: ReactNode; wide?: boolean }) {
             <Link to="/merchant/orders" testId="nav-merchant">
               {t('navMerchantOrders')}
             </Link>
+            {(!session || session.roles.includes('merchant')) && (
+              <Link to="/merchant/finance" testId="nav-merchant-finance">
+                {t('navFinance')}
+              </Link>
+            )}
+            {(!session || session.roles.includes('creator')) && (
+              <Link to="/creator/commission" testId="nav-creator-commission">
+                {t('navCommission')}
+              </Link>
+            )}
             <a href="/docs" data-testid="nav-docs">
               {t('navDocs')}
             </a>
@@ -158,5 +175,81 @@ export function LoginForm(props: { title: string; hint?: string; onLoggedIn?: (s
         {busy ? t('loggingIn') : t('loginSubmit')}
       </button>
     </form>
+  );
+}
+
+/**
+ * A merchant console page: the title, the shop picker, and the login / no-shop states; the
+ * page's body is rendered for the chosen shop.
+ */
+export function MerchantShell(props: { title: string; children: (shopId: string) => ReactNode }) {
+  const { t } = useI18n();
+  const session = useSession();
+  const [me, setMe] = useState<Me | null>(null);
+  const [meError, setMeError] = useState<unknown>(null);
+  const [shopId, setShopId] = useState<string | null>(null);
+
+  useEffect(() => {
+    setMe(null);
+    setMeError(null);
+    if (!session) return;
+    const ctrl = new AbortController();
+    api<Me>('GET', '/api/me', { signal: ctrl.signal })
+      .then((m) => {
+        setMe(m);
+        setShopId((cur) =>
+          cur && m.shops.some((s) => s.shopId === cur) ? cur : (m.shops[0]?.shopId ?? null),
+        );
+      })
+      .catch((err) => {
+        if ((err as Error).name !== 'AbortError') setMeError(err);
+      });
+    return () => ctrl.abort();
+  }, [session]);
+
+  return (
+    <Layout wide>
+      <div className="page-head">
+        <h1 data-testid="page-title">{props.title}</h1>
+        {me && me.shops.length > 0 && (
+          <div className="shop-picker">
+            <label className="muted small" htmlFor="shop-select">
+              {t('merchantShop')}
+            </label>
+            {me.shops.length > 1 ? (
+              <select
+                id="shop-select"
+                data-testid="shop-select"
+                value={shopId ?? ''}
+                onChange={(e) => setShopId(e.target.value)}
+              >
+                {me.shops.map((s) => (
+                  <option key={s.shopId} value={s.shopId}>
+                    {s.name} ({s.role})
+                  </option>
+                ))}
+              </select>
+            ) : (
+              <span className="small" data-testid="shop-id" title={shopId ?? ''}>
+                {me.shops.find((s) => s.shopId === shopId)?.name}
+              </span>
+            )}
+          </div>
+        )}
+      </div>
+
+      {!session && <LoginForm title={t('loginTitle')} hint={t('merchantLoginHint')} />}
+      {session && <LoadError error={meError} />}
+      {session && !me && !meError && <p className="muted">{t('loading')}</p>}
+      {session && me && me.shops.length === 0 && (
+        <>
+          <div className="alert" data-testid="no-shop">
+            {t('merchantNoShop')}
+          </div>
+          <LoginForm title={t('loginTitle')} hint={t('merchantLoginHint')} />
+        </>
+      )}
+      {session && me && shopId && props.children(shopId)}
+    </Layout>
   );
 }

@@ -1,9 +1,11 @@
 import { StrictMode, useEffect, useMemo, useState } from 'react';
 import { createRoot } from 'react-dom/client';
+import { CreatorCommissionPage } from './CreatorCommissionPage.js';
 import { Layout, Link } from './components.js';
 import { HomePage } from './HomePage.js';
 import { I18nContext, initialLang, type Lang, makeI18n, saveLang, useI18n } from './i18n.js';
 import { LiveRoomPage } from './LiveRoomPage.js';
+import { MerchantFinancePage } from './MerchantFinancePage.js';
 import { MerchantOrdersPage } from './MerchantOrdersPage.js';
 import './styles.css';
 
@@ -23,6 +25,8 @@ function Route(props: { path: string }) {
   const live = /^\/live\/([^/]+)$/.exec(path);
   if (live) return <LiveRoomPage key={live[1]} roomId={decodeURIComponent(live[1]!)} />;
   if (path === '/merchant/orders' || path === '/merchant') return <MerchantOrdersPage />;
+  if (path === '/merchant/finance') return <MerchantFinancePage />;
+  if (path === '/creator/commission' || path === '/creator') return <CreatorCommissionPage />;
   return <NotFound />;
 }
 

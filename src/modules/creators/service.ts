@@ -1,4 +1,4 @@
-import { eq } from 'drizzle-orm';
+import { and, eq, inArray } from 'drizzle-orm';
 import type { Platform } from '../../platform/context.js';
 import type { Executor } from '../../platform/db.js';
 import { AppError, notFound } from '../../platform/errors.js';
@@ -6,6 +6,17 @@ import { recordEvent } from '../../platform/outbox.js';
 import { inTransaction } from '../../platform/tx.js';
 import { accounts } from '../identity/schema.js';
 import { creatorProfiles } from './schema.js';
+
+/** Product-sharing permission (商品分享权限) states; only `granted` may attach products. */
+export type SharingState = 'none' | 'granted' | 'revoked' | 'suspended' | 'closed' | 'banned';
+
+/** What the deposit rules may change the permission to, and from which states. */
+const DEPOSIT_TRANSITIONS = {
+  granted: ['none', 'suspended'],
+  suspended: ['granted'],
+  closed: ['none', 'granted', 'suspended'],
+  banned: ['none', 'granted', 'revoked', 'suspended', 'closed'],
+} as const satisfies Record<string, readonly SharingState[]>;
 
 export class CreatorService {
   constructor(private readonly p: Platform) {}
@@ -29,12 +40,19 @@ export class CreatorService {
   }
 
   /**
-   * An operator grants or revokes product-sharing permission (商品分享权限). Deposits and
-   * penalties gate it in a later iteration; the decision and its reason are kept either way.
+   * An operator grants or revokes product-sharing permission (商品分享权限) by hand: an
+   * override of the deposit rules (which normally grant it, see `applyDepositRule`). A banned
+   * creator cannot be granted it again.
    */
   async setSharingPermission(operatorId: string, accountId: string, granted: boolean, reason: string) {
     return inTransaction(this.p.db, async (tx) => {
-      await this.getProfile(accountId, tx);
+      const profile = await this.getProfile(accountId, tx);
+      if (granted && profile.sharingPermission === 'banned') {
+        throw new AppError(
+          'INVALID_STATE',
+          `Creator ${accountId} is banned for good; sharing cannot be granted.`,
+        );
+      }
       const [row] = await tx
         .update(creatorProfiles)
         .set({
@@ -59,12 +77,56 @@ export class CreatorService {
     });
   }
 
+  /**
+   * The deposit rules move the permission on their own, in the deposit's transaction: granted
+   * once the deposit covers the requirement (`reopen` also after a withdrawal closed it),
+   * suspended when a penalty or a higher monthly requirement leaves it short, closed when the
+   * creator withdraws the deposit, banned for good. An operator's revocation is never lifted
+   * by a deposit. Returns whether the state changed.
+   */
+  async applyDepositRule(
+    tx: Executor,
+    accountId: string,
+    next: keyof typeof DEPOSIT_TRANSITIONS,
+    reason: string,
+    opts: { by?: string; reopen?: boolean } = {},
+  ): Promise<boolean> {
+    const from: SharingState[] = [...DEPOSIT_TRANSITIONS[next]];
+    if (next === 'granted' && opts.reopen) from.push('closed');
+    await this.getProfile(accountId, tx);
+    const [row] = await tx
+      .update(creatorProfiles)
+      .set({
+        sharingPermission: next,
+        sharingChangedAt: this.p.clock.now(),
+        sharingChangedBy: opts.by ?? 'system:deposit',
+        sharingReason: reason,
+      })
+      .where(and(eq(creatorProfiles.accountId, accountId), inArray(creatorProfiles.sharingPermission, from)))
+      .returning({ accountId: creatorProfiles.accountId });
+    if (!row) return false;
+    await recordEvent(tx, this.p.clock, `creator.sharing_${next}`, accountId, {
+      creatorAccountId: accountId,
+      reason,
+    });
+    return true;
+  }
+
   async assertCanShareProducts(accountId: string, ex: Executor = this.p.db): Promise<void> {
     const profile = await this.getProfile(accountId, ex);
     if (profile.sharingPermission !== 'granted') {
+      const why: Record<string, string> = {
+        suspended:
+          'Your product-sharing permission (商品分享权限) is suspended: your deposit is below what is required; top it up.',
+        closed:
+          'Your product-sharing permission (商品分享权限) closed when you withdrew your deposit; lock a deposit to reopen it.',
+        banned: 'Your product-sharing permission (商品分享权限) was revoked for good.',
+      };
       throw new AppError(
         'SHARING_PERMISSION_REQUIRED',
-        'You need product-sharing permission (商品分享权限) to attach products; apply for it in the creator workbench.',
+        why[profile.sharingPermission] ??
+          'You need product-sharing permission (商品分享权限) to attach products; lock a deposit (保证金) in the creator workbench.',
+        { sharingPermission: profile.sharingPermission },
       );
     }
   }

@@ -3,7 +3,7 @@ import { DAY, localMonth, startOfLocalDay } from '../../platform/clock.js';
 import type { Platform } from '../../platform/context.js';
 import type { Executor, Tx } from '../../platform/db.js';
 import { AppError, notFound } from '../../platform/errors.js';
-import { requestHash, runIdempotent } from '../../platform/idempotency.js';
+import { requestHash, runIdempotent, storedResponse } from '../../platform/idempotency.js';
 import { newId } from '../../platform/ids.js';
 import { recordEvent } from '../../platform/outbox.js';
 import { inTransaction } from '../../platform/tx.js';
@@ -112,6 +112,8 @@ const paymentView = (p: DepositPaymentRow) => ({
   createdAt: p.createdAt,
 });
 
+type LockResponse = { payment: ReturnType<typeof paymentView>; deposit: ReturnType<typeof depositView> };
+
 const deductionView = (d: DeductionRow) => ({
   id: d.id,
   kind: d.kind,
@@ -120,6 +122,47 @@ const deductionView = (d: DeductionRow) => ({
   note: d.note,
   createdAt: d.createdAt,
 });
+
+function depositView(
+  holder: Holder,
+  row: DepositRow | null,
+  balanceFen: number,
+  req: Requirement,
+  recent: DeductionRow[],
+) {
+  const status = row?.status ?? 'open';
+  return {
+    account: holder.account,
+    ownerKind: holder.kind,
+    ownerId: holder.ownerId,
+    categoryId: holder.categoryId,
+    status,
+    balanceFen,
+    requiredFen: req.requiredFen,
+    shortfallFen: Math.max(0, req.requiredFen - balanceFen),
+    covered: status === 'open' && balanceFen >= req.requiredFen,
+    requirement:
+      holder.kind === 'creator'
+        ? {
+            month: req.month!,
+            lastMonthGmvFen: req.lastMonthGmvFen!,
+            baseFen: req.baseFen!,
+            variableFen: req.variableFen!,
+          }
+        : null,
+    withdrawal:
+      row && (row.status === 'reviewing' || row.status === 'paying_out')
+        ? {
+            requestedAt: row.withdrawalRequestedAt,
+            reviewEndsAt: row.reviewEndsAt,
+            payoutAccountId: row.withdrawalPayoutAccountId,
+            payoutId: row.withdrawalPayoutId,
+          }
+        : null,
+    frozen: row?.frozenReason ? { reason: row.frozenReason, since: row.frozenAt } : null,
+    deductions: recent.map(deductionView),
+  };
+}
 
 /**
  * Deposits (保证金): money a creator or a shop (per category) locks with the platform through
@@ -292,39 +335,7 @@ export class DepositService {
         .orderBy(desc(depositDeductions.id))
         .limit(20),
     ]);
-    const balanceFen = balances[holder.account] ?? 0;
-    const status = r?.status ?? 'open';
-    return {
-      account: holder.account,
-      ownerKind: holder.kind,
-      ownerId: holder.ownerId,
-      categoryId: holder.categoryId,
-      status,
-      balanceFen,
-      requiredFen: req.requiredFen,
-      shortfallFen: Math.max(0, req.requiredFen - balanceFen),
-      covered: status === 'open' && balanceFen >= req.requiredFen,
-      requirement:
-        holder.kind === 'creator'
-          ? {
-              month: req.month!,
-              lastMonthGmvFen: req.lastMonthGmvFen!,
-              baseFen: req.baseFen!,
-              variableFen: req.variableFen!,
-            }
-          : null,
-      withdrawal:
-        r && (r.status === 'reviewing' || r.status === 'paying_out')
-          ? {
-              requestedAt: r.withdrawalRequestedAt,
-              reviewEndsAt: r.reviewEndsAt,
-              payoutAccountId: r.withdrawalPayoutAccountId,
-              payoutId: r.withdrawalPayoutId,
-            }
-          : null,
-      frozen: r?.frozenReason ? { reason: r.frozenReason, since: r.frozenAt } : null,
-      deductions: recent.map(deductionView),
-    };
+    return depositView(holder, r, balances[holder.account] ?? 0, req, recent);
   }
 
   async creatorDeposit(creatorId: string) {
@@ -335,25 +346,47 @@ export class DepositService {
     };
   }
 
-  /** A shop's deposits: every category with a requirement, and every category it holds one for. */
+  /**
+   * A shop's deposits: every category with a requirement, and every category it holds one
+   * for, read in four queries whatever the number of categories.
+   */
   async shopDeposits(shopId: string) {
+    const db = this.p.db;
     const [reqs, rows] = await Promise.all([
-      this.p.db
-        .select({ categoryId: categoryDepositRequirements.categoryId })
+      db
+        .select()
         .from(categoryDepositRequirements)
         .where(sql`${categoryDepositRequirements.requiredFen} > 0`),
-      this.p.db
+      db
         .select()
         .from(deposits)
         .where(and(eq(deposits.ownerKind, 'shop'), eq(deposits.ownerId, shopId))),
     ]);
     const cats = [...new Set([...reqs.map((r) => r.categoryId), ...rows.map((r) => r.categoryId!)])].sort();
-    const items = [];
-    for (const c of cats) {
-      const holder = shopHolder(shopId, c);
-      items.push(await this.view(this.p.db, holder, rows.find((r) => r.account === holder.account) ?? null));
-    }
-    return { items };
+    const holders = cats.map((c) => shopHolder(shopId, c));
+    const accounts = holders.map((h) => h.account);
+    const [balances, deductions] = await Promise.all([
+      this.ledger.balances(db, accounts),
+      accounts.length === 0
+        ? []
+        : db
+            .select()
+            .from(depositDeductions)
+            .where(inArray(depositDeductions.account, accounts))
+            .orderBy(desc(depositDeductions.id))
+            .limit(1000),
+    ]);
+    return {
+      items: holders.map((h) =>
+        depositView(
+          h,
+          rows.find((r) => r.account === h.account) ?? null,
+          balances[h.account] ?? 0,
+          { requiredFen: reqs.find((r) => r.categoryId === h.categoryId)?.requiredFen ?? 0 },
+          deductions.filter((d) => d.account === h.account).slice(0, 20),
+        ),
+      ),
+    };
   }
 
   async shopDeposit(shopId: string, categoryId: string) {
@@ -379,7 +412,9 @@ export class DepositService {
    */
   private async lock(holder: Holder, payerId: string, amountFen: number, idempotencyKey: string) {
     const ref = { scope: `${holder.account}:lock`, key: idempotencyKey, hash: requestHash({ amountFen }) };
-    const result = await runIdempotent(this.p.db, this.p.clock, ref, async (tx) => {
+    const prior = await storedResponse<LockResponse>(this.p.db, ref);
+    if (prior) return prior;
+    const result = await runIdempotent<LockResponse>(this.p.db, this.p.clock, ref, async (tx) => {
       if (holder.kind === 'creator') {
         const profile = await this.creators.getProfile(holder.ownerId, tx);
         if (profile.sharingPermission === 'banned') throw this.forfeitedError(holder);
@@ -406,7 +441,13 @@ export class DepositService {
         createdAt: now,
         succeededAt: charge.status === 'succeeded' ? now : null,
       };
-      await tx.insert(depositPayments).values(payment);
+      const [fresh] = await tx
+        .insert(depositPayments)
+        .values(payment)
+        .onConflictDoNothing({ target: depositPayments.providerRef })
+        .returning({ id: depositPayments.id });
+      // The provider answered a charge an earlier request with this key recorded: replay that.
+      if (!fresh) throw new AppError('INVALID_STATE', 'A request with this key is in progress; retry it.');
       if (charge.status === 'succeeded') await this.bookPayment(tx, holder, row, payment);
       return { status: 201, body: { payment: paymentView(payment), deposit: await this.view(tx, holder) } };
     });
@@ -665,6 +706,7 @@ export class DepositService {
     reason: string,
     key: string,
   ) {
+    await this.creators.getProfile(creatorId);
     return this.penalize(operatorId, creatorHolder(creatorId), amountFen, reason, key);
   }
 

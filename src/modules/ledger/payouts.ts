@@ -2,7 +2,7 @@ import { and, asc, desc, eq, isNotNull, lt, lte } from 'drizzle-orm';
 import type { Platform } from '../../platform/context.js';
 import type { Executor, Tx } from '../../platform/db.js';
 import { AppError } from '../../platform/errors.js';
-import { requestHash, runIdempotent } from '../../platform/idempotency.js';
+import { requestHash, runIdempotent, storedResponse } from '../../platform/idempotency.js';
 import { newId } from '../../platform/ids.js';
 import { type DomainEvent, recordEvent } from '../../platform/outbox.js';
 import { inTransaction } from '../../platform/tx.js';
@@ -144,7 +144,9 @@ export class PayoutService {
       key: idempotencyKey,
       hash: requestHash({ amountFen: input.amountFen, payoutAccountId: input.payoutAccountId }),
     };
-    const result = await runIdempotent(this.p.db, this.p.clock, ref, async (tx) => {
+    const prior = await storedResponse<PayoutView>(this.p.db, ref);
+    if (prior) return prior;
+    const result = await runIdempotent<PayoutView>(this.p.db, this.p.clock, ref, async (tx) => {
       const min = this.p.config.PAYOUT_MIN_FEN;
       if (input.amountFen < min) {
         throw new AppError(
@@ -267,7 +269,7 @@ export class PayoutService {
    */
   async sendPayout(tx: Tx, e: DomainEvent<{ payoutId: string }>): Promise<void> {
     const [payout] = await tx.select().from(payouts).where(eq(payouts.id, e.payload.payoutId)).for('update');
-    if (!payout || payout.status !== 'processing') return;
+    if (payout?.status !== 'processing') return;
     const [account] = await tx
       .select()
       .from(payoutAccounts)

@@ -341,6 +341,19 @@ export class LedgerService {
     return row ?? null;
   }
 
+  /** What each line of a booked order can still refund (paid − refunded), by line id. */
+  async refundableByLine(ex: Executor, orderId: string): Promise<Map<string, number>> {
+    const rows = await ex
+      .select({
+        lineId: orderMoneyLines.lineId,
+        paid: orderMoneyLines.paidFen,
+        refunded: orderMoneyLines.refundedFen,
+      })
+      .from(orderMoneyLines)
+      .where(eq(orderMoneyLines.orderId, orderId));
+    return new Map(rows.map((r) => [r.lineId, r.paid - r.refunded]));
+  }
+
   /**
    * Books a refund of `amountFen` of what the buyer paid (one line, or pro rata over the
    * order): each part of the split reversed pro rata, from pending balances before settlement

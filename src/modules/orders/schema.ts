@@ -9,8 +9,17 @@ export const ORDER_STATUSES = [
   'delivered',
   'completed',
   'cancelled',
+  /** Terminal: the whole payment went back to the buyer through after-sales. */
+  'refunded',
 ] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
+
+/**
+ * When a fully refunded order was refunded (退款完成: 未发货 / 已发货 / 已收货). A refunded order is
+ * closed: `cancelled_at` says when, `cancel_reason` says `refunded_<stage>`.
+ */
+export const REFUND_STAGES = ['before_shipment', 'after_shipment', 'after_receipt'] as const;
+export type RefundStage = (typeof REFUND_STAGES)[number];
 
 export const VENUE_TYPES = ['live_room', 'video', 'showcase', 'search'] as const;
 export type VenueType = (typeof VENUE_TYPES)[number];
@@ -109,3 +118,15 @@ export const orderLines = pgTable(
     ),
   ],
 );
+
+/**
+ * Orders that may not ship: an after-sales case asked for a refund before shipment (仅退款,
+ * 未发货). Shipping checks this table after it has locked the order row.
+ */
+export const orderShippingHolds = pgTable('order_shipping_holds', {
+  orderId: text('order_id')
+    .primaryKey()
+    .references(() => orders.id),
+  caseId: text('case_id').notNull(),
+  heldAt: ts('held_at').notNull(),
+});

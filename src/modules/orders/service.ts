@@ -13,7 +13,14 @@ import type { IssuedWaybill, Waybills } from '../privacy/waybills.js';
 import { applyCoupons, type PromotionService } from '../promotions/service.js';
 import type { VenueService } from '../venues/service.js';
 import { allocateDiscounts } from './allocation.js';
-import { type OrderStatus, orderLines, orders, type VenueType } from './schema.js';
+import {
+  type OrderStatus,
+  orderLines,
+  orderShippingHolds,
+  orders,
+  type RefundStage,
+  type VenueType,
+} from './schema.js';
 
 export interface CheckoutInput {
   venue: { type: VenueType; id?: string | undefined };
@@ -491,7 +498,7 @@ export class OrderService {
       })
       .from(orders)
       .where(eq(orders.buyerAccountId, buyerId));
-    const open = rows.filter((r) => r.status !== 'completed' && r.status !== 'cancelled');
+    const open = rows.filter((r) => !['completed', 'cancelled', 'refunded'].includes(r.status));
     if (open.length) {
       throw invalidState(
         `You have ${open.length} order(s) still in progress (e.g. ${open[0]!.id}); the account can be deleted once they are completed or cancelled.`,
@@ -651,6 +658,18 @@ export class OrderService {
         if (!cur) throw notFound('ORDER_NOT_FOUND', 'Order', orderId);
         throw invalidState(`Order ${orderId} is ${cur.status}; only a paid order can be shipped.`);
       }
+      // Read after the row lock is ours, so a hold committed by a case opened just before is seen.
+      const [hold] = await tx
+        .select()
+        .from(orderShippingHolds)
+        .where(eq(orderShippingHolds.orderId, orderId));
+      if (hold) {
+        throw new AppError(
+          'ORDER_SHIPPING_HELD',
+          `Order ${orderId} must not ship: the buyer asked for a refund before shipment (after-sales case ${hold.caseId}). Approve or reject the case first.`,
+          { caseId: hold.caseId },
+        );
+      }
       await recordEvent(tx, this.p.clock, 'order.shipped', orderId, {
         orderId,
         shopId,
@@ -748,6 +767,87 @@ export class OrderService {
     });
     if (n > 0) this.p.outbox.wake();
     return n;
+  }
+
+  // --- after-sales ---------------------------------------------------------------------------
+
+  /** Locks the buyer's order for an after-sales request and returns it with its lines. */
+  async lockForAfterSales(
+    tx: Tx,
+    buyerId: string,
+    orderId: string,
+  ): Promise<{ order: OrderRow; lines: OrderLineRow[] }> {
+    const [order] = await tx
+      .select()
+      .from(orders)
+      .where(and(eq(orders.id, orderId), eq(orders.buyerAccountId, buyerId)))
+      .for('update');
+    if (!order) throw notFound('ORDER_NOT_FOUND', 'Order', orderId);
+    return { order, lines: await this.linesOf(tx, [orderId]) };
+  }
+
+  /** A refund was asked for before shipment: the (locked, paid) order may not ship until released. */
+  async holdShipping(tx: Tx, orderId: string, caseId: string): Promise<void> {
+    await tx
+      .insert(orderShippingHolds)
+      .values({ orderId, caseId, heldAt: this.p.clock.now() })
+      .onConflictDoNothing();
+  }
+
+  async releaseShipping(tx: Tx, orderId: string, caseId: string): Promise<void> {
+    await tx
+      .delete(orderShippingHolds)
+      .where(and(eq(orderShippingHolds.orderId, orderId), eq(orderShippingHolds.caseId, caseId)));
+  }
+
+  /**
+   * The whole payment went back: the order closes as `refunded`, at the stage it had reached.
+   * Refunded before shipment, the goods never left, so their stock is returned (SKU rows in
+   * id order, as checkout takes them). Null when the order was not in a refundable state.
+   */
+  async markRefunded(tx: Tx, orderId: string): Promise<RefundStage | null> {
+    const [cur] = await tx
+      .select({ status: orders.status })
+      .from(orders)
+      .where(eq(orders.id, orderId))
+      .for('update');
+    if (!cur) throw notFound('ORDER_NOT_FOUND', 'Order', orderId);
+    const stage = refundStageOf(cur.status);
+    if (!stage) return null;
+    await Promise.all([
+      tx
+        .update(orders)
+        .set({ status: 'refunded', cancelledAt: this.p.clock.now(), cancelReason: `refunded_${stage}` })
+        .where(and(eq(orders.id, orderId), eq(orders.status, cur.status))),
+      tx.delete(orderShippingHolds).where(eq(orderShippingHolds.orderId, orderId)),
+    ]);
+    if (stage === 'before_shipment') {
+      const bySku = new Map<string, number>();
+      for (const l of await this.linesOf(tx, [orderId]))
+        bySku.set(l.skuId, (bySku.get(l.skuId) ?? 0) + l.quantity);
+      for (const skuId of [...bySku.keys()].sort()) {
+        await tx
+          .update(skus)
+          .set({ stock: sql`${skus.stock} + ${bySku.get(skuId)!}` })
+          .where(eq(skus.id, skuId));
+      }
+    }
+    return stage;
+  }
+}
+
+/** The after-sales stage of an order in this status, or null if nothing was paid or it is closed. */
+export function refundStageOf(status: OrderStatus): RefundStage | null {
+  switch (status) {
+    case 'paid':
+      return 'before_shipment';
+    case 'shipped':
+      return 'after_shipment';
+    case 'delivered':
+    case 'completed':
+      return 'after_receipt';
+    default:
+      return null;
   }
 }
 

@@ -16,6 +16,22 @@ export interface ChargeResult {
   failureReason?: string;
 }
 
+export interface RefundRequest {
+  refundId: string;
+  paymentId: string;
+  /** The provider's reference of the captured charge being refunded. */
+  providerRef: string;
+  amountFen: number;
+  /** Passed to the provider so a retried refund is not paid out twice. */
+  idempotencyKey: string;
+}
+
+export interface RefundResult {
+  providerRefundRef: string;
+  status: 'succeeded' | 'failed';
+  failureReason?: string;
+}
+
 export interface PaymentWebhookEvent {
   id: string;
   type: 'payment.succeeded' | 'payment.failed';
@@ -26,6 +42,8 @@ export interface PaymentWebhookEvent {
 export interface PaymentProvider {
   readonly name: string;
   charge(req: ChargeRequest): Promise<ChargeResult>;
+  /** Returns money of a captured charge to the buyer; the same key always answers the same result. */
+  refund(req: RefundRequest): Promise<RefundResult>;
 }
 
 export type WebhookSender = (body: string, signature: string) => Promise<number>;
@@ -38,6 +56,9 @@ export type WebhookSender = (body: string, signature: string) => Promise<number>
 export class SimulatedPaymentProvider implements PaymentProvider {
   readonly name = 'simulated';
   private readonly charges = new Map<string, ChargeResult>();
+  /** Captured amount and refunds so far per charge, so an over-refund is refused as a provider would. */
+  private readonly captured = new Map<string, { amountFen: number; refundedFen: number }>();
+  private readonly refunds = new Map<string, RefundResult>();
   /** Every webhook sent, so tests can replay one byte for byte. */
   readonly sent: { body: string; signature: string }[] = [];
   sender: WebhookSender | null = null;
@@ -55,11 +76,33 @@ export class SimulatedPaymentProvider implements PaymentProvider {
     const providerRef = `sim_${req.paymentId}`;
     const result: ChargeResult = { providerRef, status: this.mode === 'sync' ? 'succeeded' : 'pending' };
     this.charges.set(req.idempotencyKey, result);
+    this.captured.set(providerRef, { amountFen: req.amountFen, refundedFen: 0 });
     this.sendWebhook({
       id: `whk_${randomBytes(16).toString('base64url')}`,
       type: 'payment.succeeded',
       data: { providerRef, amountFen: req.amountFen },
     });
+    return result;
+  }
+
+  /**
+   * Refunds synchronously. A retry with the same key answers the remembered result and pays
+   * nothing more. Charges taken before a restart are not known here, so they are not checked.
+   */
+  async refund(req: RefundRequest): Promise<RefundResult> {
+    const prior = this.refunds.get(req.idempotencyKey);
+    if (prior) return prior;
+    const charge = this.captured.get(req.providerRef);
+    const result: RefundResult =
+      charge && charge.refundedFen + req.amountFen > charge.amountFen
+        ? {
+            providerRefundRef: `simr_${req.refundId}`,
+            status: 'failed',
+            failureReason: 'exceeds_captured_amount',
+          }
+        : { providerRefundRef: `simr_${req.refundId}`, status: 'succeeded' };
+    if (charge && result.status === 'succeeded') charge.refundedFen += req.amountFen;
+    this.refunds.set(req.idempotencyKey, result);
     return result;
   }
 

@@ -1,14 +1,35 @@
-import { and, eq } from 'drizzle-orm';
+import { and, asc, eq, sql } from 'drizzle-orm';
 import type { Platform } from '../../platform/context.js';
+import type { Executor, Tx } from '../../platform/db.js';
+import { AppError, invalidState } from '../../platform/errors.js';
 import { requestHash, runIdempotent } from '../../platform/idempotency.js';
 import { newId } from '../../platform/ids.js';
 import { recordEvent } from '../../platform/outbox.js';
 import { inTransaction } from '../../platform/tx.js';
+import type { LedgerService } from '../ledger/service.js';
 import type { OrderService } from '../orders/service.js';
 import type { PaymentProvider, PaymentWebhookEvent } from './provider.js';
-import { payments, paymentWebhookEvents } from './schema.js';
+import { paymentRefunds, payments, paymentWebhookEvents } from './schema.js';
 
 export type PaymentRow = typeof payments.$inferSelect;
+
+export interface RefundInput {
+  /** Chosen by the caller and stable across retries: the provider's key and the ledger's ref. */
+  refundId: string;
+  orderId: string;
+  amountFen: number;
+  reason: string;
+  lineId?: string | undefined;
+}
+
+export interface RefundOutcome {
+  refundId: string;
+  amountFen: number;
+  paidFen: number;
+  /** Refunded on the order so far, this refund included. */
+  refundedFen: number;
+  fullyRefunded: boolean;
+}
 
 const paymentView = (p: PaymentRow, orderStatus: string) => ({
   paymentId: p.id,
@@ -19,11 +40,18 @@ const paymentView = (p: PaymentRow, orderStatus: string) => ({
   orderStatus,
 });
 
+export type WebhookOutcome = { applied: boolean; reason?: string; retry?: boolean };
+/** Another module's charges through the same provider: answers their webhooks, null for others. */
+export type ChargeOwner = (event: PaymentWebhookEvent) => Promise<WebhookOutcome | null>;
+
 export class PaymentService {
+  private readonly chargeOwners: ChargeOwner[] = [];
+
   constructor(
     private readonly p: Platform,
     private readonly orders: OrderService,
     private readonly provider: PaymentProvider,
+    private readonly ledger: Pick<LedgerService, 'bookRefund'>,
   ) {}
 
   /**
@@ -80,21 +108,30 @@ export class PaymentService {
     return result;
   }
 
+  /** Deposits (保证金) are charged through the same provider; their webhooks are routed back. */
+  registerChargeOwner(owner: ChargeOwner): void {
+    this.chargeOwners.push(owner);
+  }
+
   /**
    * Applies a verified provider webhook once: the event id is recorded with the change, so a
    * replay changes nothing. A payment that lands on an order already cancelled is flagged
    * for refund rather than reviving the order.
    */
-  async applyWebhook(
-    event: PaymentWebhookEvent,
-  ): Promise<{ applied: boolean; reason?: string; retry?: boolean }> {
+  async applyWebhook(event: PaymentWebhookEvent): Promise<WebhookOutcome> {
     // Most deliveries confirm what the synchronous charge already recorded: answer those
     // with one read and no writes.
     const [known] = await this.p.db
       .select({ status: payments.status })
       .from(payments)
       .where(eq(payments.providerRef, event.data.providerRef));
-    if (!known) return { applied: false, reason: 'unknown_payment', retry: true };
+    if (!known) {
+      for (const owner of this.chargeOwners) {
+        const out = await owner(event);
+        if (out) return out;
+      }
+      return { applied: false, reason: 'unknown_payment', retry: true };
+    }
     if (known.status !== 'pending') return { applied: false, reason: `already_${known.status}` };
     const out = await inTransaction(this.p.db, async (tx) => {
       const [payment] = await tx
@@ -144,5 +181,122 @@ export class PaymentService {
     });
     this.p.outbox.wake();
     return out;
+  }
+
+  /** The order's captured payment and what its refunds have returned so far (null if unpaid). */
+  async refundable(
+    ex: Executor,
+    orderId: string,
+  ): Promise<{ paymentId: string; paidFen: number; refundedFen: number } | null> {
+    const [payment] = await ex
+      .select({ id: payments.id, amountFen: payments.amountFen })
+      .from(payments)
+      .where(and(eq(payments.orderId, orderId), eq(payments.status, 'succeeded')))
+      .orderBy(asc(payments.createdAt))
+      .limit(1);
+    if (!payment) return null;
+    return {
+      paymentId: payment.id,
+      paidFen: payment.amountFen,
+      refundedFen: await this.refundedOf(ex, payment.id),
+    };
+  }
+
+  private async refundedOf(ex: Executor, paymentId: string): Promise<number> {
+    const [row] = await ex
+      .select({ sum: sql<string | null>`sum(${paymentRefunds.amountFen})` })
+      .from(paymentRefunds)
+      .where(and(eq(paymentRefunds.paymentId, paymentId), eq(paymentRefunds.status, 'succeeded')));
+    return Number(row?.sum ?? 0);
+  }
+
+  /**
+   * Refunds part or all of an order's captured payment, in the caller's transaction: the
+   * payment row is locked so refunds of one order queue, the provider is asked with the
+   * refund id as its idempotency key, and the refund is recorded, booked in the ledger and
+   * announced (`order.refunded`) together. A retry with the same refund id moves nothing.
+   */
+  async refund(tx: Tx, r: RefundInput): Promise<RefundOutcome> {
+    const [payment] = await tx
+      .select()
+      .from(payments)
+      .where(and(eq(payments.orderId, r.orderId), eq(payments.status, 'succeeded')))
+      .orderBy(asc(payments.createdAt))
+      .limit(1)
+      .for('update');
+    if (!payment) throw invalidState(`Order ${r.orderId} has no captured payment to refund.`);
+    const [[prior], refundedBefore] = await Promise.all([
+      tx.select().from(paymentRefunds).where(eq(paymentRefunds.id, r.refundId)),
+      this.refundedOf(tx, payment.id),
+    ]);
+    if (prior) {
+      return {
+        refundId: prior.id,
+        amountFen: prior.amountFen,
+        paidFen: payment.amountFen,
+        refundedFen: refundedBefore,
+        fullyRefunded: refundedBefore === payment.amountFen,
+      };
+    }
+    if (!Number.isSafeInteger(r.amountFen) || r.amountFen <= 0) {
+      throw new AppError('VALIDATION_FAILED', `A refund is a positive number of fen, not ${r.amountFen}.`);
+    }
+    if (refundedBefore + r.amountFen > payment.amountFen) {
+      throw new AppError(
+        'REFUND_EXCEEDS_PAID',
+        `A refund of ${r.amountFen} fen exceeds what is still refundable on order ${r.orderId} (paid ${payment.amountFen}, refunded ${refundedBefore}).`,
+        { paidFen: payment.amountFen, refundedFen: refundedBefore },
+      );
+    }
+    const result = await this.provider.refund({
+      refundId: r.refundId,
+      paymentId: payment.id,
+      providerRef: payment.providerRef,
+      amountFen: r.amountFen,
+      idempotencyKey: r.refundId,
+    });
+    if (result.status !== 'succeeded') {
+      throw new AppError(
+        'REFUND_FAILED',
+        `The payment provider refused the refund of order ${r.orderId} (${result.failureReason ?? 'no reason given'}); try again later.`,
+        { reason: result.failureReason ?? null },
+      );
+    }
+    const now = this.p.clock.now();
+    const refundedFen = refundedBefore + r.amountFen;
+    const fullyRefunded = refundedFen === payment.amountFen;
+    await tx.insert(paymentRefunds).values({
+      id: r.refundId,
+      paymentId: payment.id,
+      orderId: r.orderId,
+      shopId: payment.shopId,
+      lineId: r.lineId ?? null,
+      amountFen: r.amountFen,
+      status: 'succeeded',
+      reason: r.reason,
+      providerRefundRef: result.providerRefundRef,
+      createdAt: now,
+      succeededAt: now,
+    });
+    await this.ledger.bookRefund(tx, {
+      refundId: r.refundId,
+      orderId: r.orderId,
+      amountFen: r.amountFen,
+      lineId: r.lineId,
+    });
+    await recordEvent(tx, this.p.clock, 'order.refunded', r.orderId, {
+      orderId: r.orderId,
+      shopId: payment.shopId,
+      refundId: r.refundId,
+      amountFen: r.amountFen,
+      fullyRefunded,
+    });
+    return {
+      refundId: r.refundId,
+      amountFen: r.amountFen,
+      paidFen: payment.amountFen,
+      refundedFen,
+      fullyRefunded,
+    };
   }
 }

@@ -224,7 +224,7 @@ export class PrivacyVault {
 
   /**
    * Retention sweep: shreds each shop-month data key once every order sealed with it has been
-   * closed (completed or cancelled) for `retentionDays` after its after-sales window. The
+   * closed (completed, cancelled or refunded) for `retentionDays` after its after-sales window. The
    * orders are read, never written (a reporting join across modules). The current month's
    * key is never shredded: it is still sealing new orders.
    */
@@ -239,7 +239,7 @@ export class PrivacyVault {
           and not exists (
             select 1 from recipients r join orders o on o.recipient_id = r.id
             where r.data_key_id = dk.id and not (
-              (o.status = 'cancelled' and o.cancelled_at <= ${cutoff}::timestamptz)
+              (o.status in ('cancelled', 'refunded') and o.cancelled_at <= ${cutoff}::timestamptz)
               or (o.status = 'completed'
                   and greatest(o.completed_at, coalesce(o.delivered_at, o.completed_at) + make_interval(days => ${opts.afterSalesDays}))
                       <= ${cutoff}::timestamptz)))
