@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { allocateProRata, allocateRefund, reversedAt, splitLine, sumParts } from './split.js';
+import { allocateProRata } from '../../platform/money.js';
+import { allocateRefund, reversedAt, splitLine, sumParts } from './split.js';
 
 const line = fc.record({
   lineId: fc.constant('l'),
@@ -107,35 +108,7 @@ describe('order money split', () => {
   });
 });
 
-describe('pro-rata allocation (largest remainder)', () => {
-  it('sums to the whole, each part within one fen of its exact share, never negative', () => {
-    fc.assert(
-      fc.property(
-        fc
-          .array(fc.integer({ min: 0, max: 10_000_000 }), { minLength: 1, maxLength: 12 })
-          .filter((w) => w.some((x) => x > 0)),
-        fc.double({ min: 0, max: 1, noNaN: true }),
-        (weights, f) => {
-          const total = weights.reduce((a, b) => a + b, 0);
-          const amount = Math.floor(total * f);
-          const parts = allocateProRata(amount, weights);
-          expect(parts.reduce((a, b) => a + b, 0)).toBe(amount);
-          parts.forEach((p, i) => {
-            const exact = (amount * weights[i]!) / total;
-            expect(p).toBeGreaterThanOrEqual(0);
-            expect(Math.abs(p - exact)).toBeLessThan(1 + 1e-9);
-            expect(p).toBeLessThanOrEqual(weights[i]!);
-          });
-        },
-      ),
-    );
-  });
-
-  it('gives the leftover fen to the largest remainders, ties to the earlier line', () => {
-    expect(allocateProRata(100, [1, 1, 1])).toEqual([34, 33, 33]);
-    expect(allocateProRata(10, [3, 3, 4])).toEqual([3, 3, 4]);
-  });
-
+describe('refund allocation', () => {
   it('refuses a refund above what is still refundable, on the order or on one line', () => {
     const lines = [
       { lineId: 'a', paidFen: 100, refundedFen: 40 },

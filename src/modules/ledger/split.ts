@@ -1,3 +1,5 @@
+import { allocateProRata } from '../../platform/money.js';
+
 /**
  * The money rules of one order, written once.
  *
@@ -90,31 +92,6 @@ export function refundDelta(line: LineSplit, fromFen: number, toFen: number): Pa
     feeFen: b.feeFen - a.feeFen,
     shopShareFen: b.shopShareFen - a.shopShareFen,
   };
-}
-
-/**
- * Splits `amount` over weights pro rata, largest remainder: floors first, then the leftover
- * fen one each to the largest fractional remainders (ties to the earlier weight). Parts sum to
- * `amount` exactly and each is within 1 fen of its exact share.
- */
-export function allocateProRata(amount: number, weights: number[]): number[] {
-  const total = weights.reduce((s, w) => s + w, 0);
-  if (total === 0) {
-    if (amount !== 0) throw new Error('cannot allocate over zero weights');
-    return weights.map(() => 0);
-  }
-  const big = BigInt(amount);
-  const den = BigInt(total);
-  const parts = weights.map((w) => Number((big * BigInt(w)) / den));
-  const rems = weights.map((w, i) => ({ i, r: (big * BigInt(w)) % den }));
-  let left = amount - parts.reduce((s, p) => s + p, 0);
-  rems.sort((a, b) => (a.r === b.r ? a.i - b.i : a.r > b.r ? -1 : 1));
-  for (const { i } of rems) {
-    if (left <= 0) break;
-    parts[i]! += 1;
-    left -= 1;
-  }
-  return parts;
 }
 
 /**
