@@ -34,7 +34,8 @@ import { privacyRoutes } from './modules/privacy/routes.js';
 import { PrivacyVault } from './modules/privacy/service.js';
 import { VirtualNumbers } from './modules/privacy/virtual-numbers.js';
 import { Waybills } from './modules/privacy/waybills.js';
-import { promotionRoutes } from './modules/promotions/routes.js';
+import { RoomPromotionService } from './modules/promotions/room-promotions.js';
+import { promotionRoutes, roomPromotionRoutes } from './modules/promotions/routes.js';
 import { PromotionService } from './modules/promotions/service.js';
 import { venueRoutes } from './modules/venues/routes.js';
 import { VenueService } from './modules/venues/service.js';
@@ -76,6 +77,7 @@ export interface App {
     venues: VenueService;
     orders: OrderService;
     promotions: PromotionService;
+    roomPromotions: RoomPromotionService;
     payments: PaymentService;
     vault: PrivacyVault;
     audit: AuditLog;
@@ -124,6 +126,9 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   const waybills = new Waybills(platform, vault, numbers, masterKey);
   const promotions = new PromotionService(platform, catalog);
   const orders = new OrderService(platform, venues, vault, waybills, promotions);
+  const roomPromotions = new RoomPromotionService(platform, venues, (accountId, shopId) =>
+    identity.shopPermissions(accountId, shopId),
+  );
   const paymentProvider = new SimulatedPaymentProvider(
     config.PAYMENT_WEBHOOK_SECRET,
     config.PAYMENT_SIM_MODE,
@@ -182,6 +187,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
       vault.shredExpired({ retentionDays: config.RETENTION_DAYS, afterSalesDays: config.AFTER_SALES_DAYS }),
   });
   jobs.register({ name: 'ledger.settle', run: () => ledger.settleDue() });
+  jobs.register({ name: 'promotions.rain-clock', run: () => roomPromotions.sweepRains() });
   outbox.subscribe('ledger.send-payout', 'payout.requested', (e, tx) => payouts.sendPayout(tx, e));
   jobs.register({ name: 'ledger.poll-payouts', run: () => payouts.pollPending() });
   jobs.register({ name: 'ledger.deposit-requirements', run: () => deposits.refreshCreatorRequirements() });
@@ -218,6 +224,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   venueRoutes(http, venues);
   orderRoutes(http, orders, { logisticsSecret: config.LOGISTICS_WEBHOOK_SECRET, vault, audit, db });
   promotionRoutes(http, promotions);
+  roomPromotionRoutes(http, roomPromotions);
   privacyRoutes(http, { decrypt, erasure, audit });
   privacyLogisticsRoutes(http, {
     waybills,
@@ -270,6 +277,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
       venues,
       orders,
       promotions,
+      roomPromotions,
       payments,
       vault,
       audit,

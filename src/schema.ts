@@ -4,6 +4,7 @@ export * from './modules/aftersales/schema.js';
 export * from './modules/audit/schema.js';
 export * from './modules/catalog/schema.js';
 export * from './modules/creators/schema.js';
+export * from './modules/flashsales/schema.js';
 export * from './modules/identity/schema.js';
 export * from './modules/ledger/schema.js';
 export * from './modules/orders/schema.js';

@@ -17,7 +17,7 @@ import {
 
 /**
  * Random sequences of orders (with and without shop and platform coupons), payments, partial
- * refunds (before and after settlement), settlements, commission freezes and replays, each
+ * refunds (before and after settlement), settlements, commission freezes, withdrawals and replays, each
  * through the real services on the real database. After every step:
  * - every journal balances, all postings sum to zero and materialised balances equal sums;
  * - for each order, shop share + commission + fee (net of reversals) = paid + subsidy −
@@ -40,7 +40,8 @@ type Step =
   | { k: 'replayRefund' }
   | { k: 'settle'; days: number }
   | { k: 'freeze' }
-  | { k: 'unfreeze' };
+  | { k: 'unfreeze' }
+  | { k: 'payout'; who: 'shop' | 'creator'; permille: number; replay: boolean };
 
 const step: fc.Arbitrary<Step> = fc.oneof(
   {
@@ -66,6 +67,15 @@ const step: fc.Arbitrary<Step> = fc.oneof(
   {
     weight: 3,
     arbitrary: fc.record({ k: fc.constant('settle' as const), days: fc.integer({ min: 0, max: 12 }) }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      k: fc.constant('payout' as const),
+      who: fc.constantFrom('shop' as const, 'creator' as const),
+      permille: fc.integer({ min: 1, max: 1000 }),
+      replay: fc.boolean(),
+    }),
   },
   { weight: 1, arbitrary: fc.constant({ k: 'freeze' as const }) },
   { weight: 1, arbitrary: fc.constant({ k: 'unfreeze' as const }) },
@@ -113,6 +123,30 @@ async function run(price: number, commissionBps: number, steps: Step[]) {
     }),
     201,
   );
+  const account = { bankName: '中国工商银行', holderName: '测试', accountNumber: '6222020200112233' };
+  const shopAccountId = (
+    await ok(
+      t.request({
+        method: 'POST',
+        url: `/api/shops/${w.shop.id}/finance/payout-accounts`,
+        token: w.merchant.token,
+        payload: account,
+      }),
+      201,
+    )
+  ).id;
+  const creatorAccountId = (
+    await ok(
+      t.request({
+        method: 'POST',
+        url: '/api/creator/finance/payout-accounts',
+        token: w.creator.token,
+        payload: account,
+      }),
+      201,
+    )
+  ).id;
+  const withdrawn = { shop: 0, creator: 0 };
   const orders: { id: string; buyerToken: string; payKey: string; completed: boolean }[] = [];
   const model = new Map<string, number>(); // order → refunded fen, as the test asked for it
   let lastRefund: { refundId: string; orderId: string; amountFen: number } | null = null;
@@ -186,6 +220,41 @@ async function run(price: number, commissionBps: number, steps: Step[]) {
       await t.app.platform.jobs.runNow('orders.auto-confirm');
       await t.app.platform.outbox.drain();
       await t.app.platform.jobs.runNow('ledger.settle');
+    } else if (s.k === 'payout') {
+      const prefix = s.who === 'shop' ? `shop:${w.shop.id}:` : `creator:${w.creator.id}:`;
+      const available = (await ledger.ownerBalances(prefix)).availableFen;
+      const amountFen = Math.floor((available * s.permille) / 1000);
+      const url =
+        s.who === 'shop' ? `/api/shops/${w.shop.id}/finance/withdrawals` : '/api/creator/finance/withdrawals';
+      const token = s.who === 'shop' ? w.merchant.token : w.creator.token;
+      const payload = { amountFen, payoutAccountId: s.who === 'shop' ? shopAccountId : creatorAccountId };
+      const key = unique('po-');
+      const res = await t.request({
+        method: 'POST',
+        url,
+        token,
+        payload,
+        headers: { 'idempotency-key': key },
+      });
+      if (amountFen >= t.app.platform.config.PAYOUT_MIN_FEN) {
+        expect(res.statusCode, res.body).toBe(201);
+        withdrawn[s.who] += amountFen;
+        if (s.replay) {
+          const before = await postingCount();
+          const again = await t.request({
+            method: 'POST',
+            url,
+            token,
+            payload,
+            headers: { 'idempotency-key': key },
+          });
+          expect(again.statusCode).toBe(201);
+          expect(again.json().id).toBe(res.json().id);
+          expect(await postingCount()).toBe(before);
+        }
+      } else {
+        expect(res.statusCode, res.body).toBeGreaterThanOrEqual(400);
+      }
     } else if (s.k === 'freeze') {
       await ledger.freezeCommission(w.operator.id, w.creator.id, '调查中');
     } else if (s.k === 'unfreeze') {
@@ -211,6 +280,7 @@ async function run(price: number, commissionBps: number, steps: Step[]) {
     let shopAvailable = 0;
     let creatorPending = 0;
     let creatorAvailable = 0;
+    let creatorWithdrawnCommission = 0;
     for (const m of rows) {
       const share = m.shopShareFen - m.shopShareReversedFen;
       const commission = m.commissionFen - m.commissionReversedFen;
@@ -221,16 +291,19 @@ async function run(price: number, commissionBps: number, steps: Step[]) {
       if (m.shopSettledAt) shopAvailable += share;
       else shopPending += share;
       if (m.commissionSettledAt) creatorAvailable += commission;
+      if (m.commissionStatus === 'withdrawn') creatorWithdrawnCommission += commission;
       else creatorPending += commission;
     }
     expect(await ledger.ownerBalances(`shop:${w.shop.id}:`)).toMatchObject({
       pendingFen: shopPending,
-      availableFen: shopAvailable,
+      availableFen: shopAvailable - withdrawn.shop,
     });
     expect(await ledger.ownerBalances(`creator:${w.creator.id}:`)).toMatchObject({
       pendingFen: creatorPending,
-      availableFen: creatorAvailable,
+      availableFen: creatorAvailable - withdrawn.creator,
     });
+    // Commission reads as withdrawn only as far as withdrawals have covered it.
+    expect(creatorWithdrawnCommission).toBeLessThanOrEqual(withdrawn.creator);
   }
   // The paid amount the payment provider took equals what the ledger booked as received.
   for (const x of orders) {

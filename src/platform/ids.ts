@@ -24,12 +24,15 @@ export const ID_PREFIX = {
   waybill: 'wb',
   coupon: 'cpn',
   couponClaim: 'cpc',
+  redEnvelopeRain: 'rain',
   journal: 'jnl',
   feeRate: 'fee',
   depositPayment: 'dpp',
   depositDeduction: 'ddn',
   payoutAccount: 'pac',
   payout: 'po',
+  flashSale: 'fs',
+  flashReservation: 'fsr',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIX;

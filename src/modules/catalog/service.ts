@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, gte, inArray, lt, sql } from 'drizzle-orm';
 import type { Platform } from '../../platform/context.js';
-import type { Executor } from '../../platform/db.js';
+import type { Executor, Tx } from '../../platform/db.js';
 import { AppError, invalidState, notFound } from '../../platform/errors.js';
 import { newId } from '../../platform/ids.js';
 import { recordEvent } from '../../platform/outbox.js';
@@ -290,6 +290,32 @@ export class CatalogService {
       .from(skus)
       .where(inArray(skus.id, skuIds));
     return Object.fromEntries(rows.map((r) => [r.id, r.stock]));
+  }
+
+  /**
+   * Moves units out of a SKU's stock for another holder (a flash-sale slot) with one conditional
+   * statement. Returns the stock left and the price, or null when the SKU has fewer than `quantity`.
+   */
+  async takeStock(
+    tx: Tx,
+    skuId: string,
+    quantity: number,
+  ): Promise<{ stock: number; priceFen: number } | null> {
+    const [row] = await tx
+      .update(skus)
+      .set({ stock: sql`${skus.stock} - ${quantity}` })
+      .where(and(eq(skus.id, skuId), gte(skus.stock, quantity)))
+      .returning({ stock: skus.stock, priceFen: skus.priceFen });
+    return row ?? null;
+  }
+
+  /** Units a holder (a flash-sale slot that ended) gives back to the SKU's stock. */
+  async returnStock(tx: Tx, skuId: string, quantity: number): Promise<void> {
+    if (quantity <= 0) return;
+    await tx
+      .update(skus)
+      .set({ stock: sql`${skus.stock} + ${quantity}` })
+      .where(eq(skus.id, skuId));
   }
 
   /** Restocks or corrects stock with one conditional statement; stock never goes below zero. */

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, isNotNull, lt, lte } from 'drizzle-orm';
+import { and, asc, desc, eq, isNotNull, lt, lte, sql } from 'drizzle-orm';
 import type { Platform } from '../../platform/context.js';
 import type { Executor, Tx } from '../../platform/db.js';
 import { AppError } from '../../platform/errors.js';
@@ -368,7 +368,18 @@ export class PayoutService {
       .returning();
     if (!done) return;
     if (outcome === 'succeeded' && done.ownerKind === 'creator' && done.purpose === 'withdrawal') {
-      await this.ledger.markCommissionsWithdrawn(tx, done.ownerId, done.amountFen);
+      const [all] = await tx
+        .select({ sum: sql<string>`coalesce(sum(${payouts.amountFen}), 0)` })
+        .from(payouts)
+        .where(
+          and(
+            eq(payouts.ownerKind, 'creator'),
+            eq(payouts.ownerId, done.ownerId),
+            eq(payouts.purpose, 'withdrawal'),
+            eq(payouts.status, 'succeeded'),
+          ),
+        );
+      await this.ledger.markCommissionsWithdrawn(tx, done.ownerId, Number(all!.sum));
     }
     for (const hook of this.finishedHooks) await hook(tx, done, outcome);
     await recordEvent(tx, this.p.clock, `payout.${outcome}`, done.id, {

@@ -567,20 +567,22 @@ export class LedgerService {
   }
 
   /**
-   * A withdrawal of `amountFen` by a creator marks settled commissions as withdrawn, oldest
-   * first, as far as the amount covers them whole.
+   * After a creator's withdrawal succeeds: settled commissions are marked withdrawn, oldest
+   * first, as far as everything the creator has withdrawn so far (`totalWithdrawnFen`, all
+   * successful withdrawals) covers them whole — so a remainder carries into the next one.
    */
-  async markCommissionsWithdrawn(tx: Tx, creatorId: string, amountFen: number): Promise<number> {
+  async markCommissionsWithdrawn(tx: Tx, creatorId: string, totalWithdrawnFen: number): Promise<number> {
     const rows = rowsOf<{ n: number }>(
       await tx.execute(sql`
         with ranked as (
-          select order_id, sum(commission_fen - commission_reversed_fen)
+          select order_id, commission_status, sum(commission_fen - commission_reversed_fen)
             over (order by commission_settled_at, order_id) as running
           from ${orderMoney}
-          where creator_account_id = ${creatorId} and commission_status = 'settled'
+          where creator_account_id = ${creatorId} and commission_status in ('settled', 'withdrawn')
         ), done as (
           update ${orderMoney} m set commission_status = 'withdrawn'
-          from ranked r where m.order_id = r.order_id and r.running <= ${amountFen}
+          from ranked r
+          where m.order_id = r.order_id and r.commission_status = 'settled' and r.running <= ${totalWithdrawnFen}
           returning 1
         )
         select count(*)::int as n from done`),

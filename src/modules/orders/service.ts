@@ -30,6 +30,25 @@ export interface CheckoutInput {
   couponClaimIds?: string[] | undefined;
 }
 
+/**
+ * Stock already held for a checkout outside the SKU row (a flash-sale reservation): the order
+ * sells at `unitPriceFen`, is payable until `payDeadline`, and `claim` takes the held units
+ * for the order inside the checkout transaction, in place of the SKU's conditional UPDATE.
+ */
+export interface PreReservedStock {
+  /** What holds the units (the reservation id); part of the request hash. */
+  ref: string;
+  unitPriceFen: number;
+  payDeadline: Date;
+  claim(tx: Tx, orderId: string): Promise<void>;
+}
+
+/** A module holding stock for orders (flash sales): it takes the units back when they are cancelled. */
+export interface PreReservedStockHolder {
+  /** Releases what it held for these cancelled orders; returns the ids of the orders it held stock for. */
+  releaseForCancelledOrders(tx: Tx, orderIds: string[], reason: string): Promise<Set<string>>;
+}
+
 /** What checkout asks of the promotions module (it owns the coupon claims). */
 export type CheckoutCoupons = Pick<PromotionService, 'claimsForCheckout' | 'useClaims' | 'releaseClaims'>;
 
@@ -80,6 +99,8 @@ export function orderView(o: OrderRow, lines: OrderLineRow[]) {
 export type OrderView = ReturnType<typeof orderView>;
 
 export class OrderService {
+  private readonly stockHolders: PreReservedStockHolder[] = [];
+
   constructor(
     private readonly p: Platform,
     private readonly venues: VenueService,
@@ -88,6 +109,11 @@ export class OrderService {
     private readonly waybills: Pick<Waybills, 'issue'>,
     private readonly coupons: CheckoutCoupons,
   ) {}
+
+  /** A module that holds stock for orders outside the SKU rows; cancellations give it back there. */
+  registerStockHolder(holder: PreReservedStockHolder): void {
+    this.stockHolders.push(holder);
+  }
 
   /**
    * What a checkout may buy: sellable SKUs of one shop, offered by the venue, the attribution,
@@ -163,9 +189,20 @@ export class OrderService {
    * and two checkouts cannot deadlock. A retry with the same key replays the first response.
    * Coupon claims are marked used with one conditional UPDATE in the same transaction, and
    * the discounts are allocated over the lines pro rata (see allocation.ts).
+   *
+   * With `preReserved` (a flash-sale checkout: one line, no coupons) the units are already held
+   * elsewhere: the line sells at the held price and the holder's claim replaces the SKU update.
    */
-  async createOrder(buyerId: string, input: CheckoutInput, idempotencyKey: string) {
+  async createOrder(
+    buyerId: string,
+    input: CheckoutInput,
+    idempotencyKey: string,
+    preReserved?: PreReservedStock,
+  ) {
     const couponClaimIds = [...(input.couponClaimIds ?? [])].sort();
+    if (preReserved && (input.items.length !== 1 || couponClaimIds.length > 0)) {
+      throw new AppError('VALIDATION_FAILED', 'A pre-reserved checkout has one line and no coupons.');
+    }
     const ref = {
       scope: `${buyerId}:create-order`,
       key: idempotencyKey,
@@ -175,6 +212,7 @@ export class OrderService {
         recipient: this.vault.fingerprint(input.recipient),
         // Only when present, so a request without coupons hashes as it always has.
         ...(couponClaimIds.length > 0 ? { couponClaimIds } : {}),
+        ...(preReserved ? { preReserved: preReserved.ref } : {}),
       }),
     };
     const pre = await checkOrReplay<Awaited<ReturnType<OrderService['checkoutOffer']>>, OrderView>(
@@ -189,7 +227,8 @@ export class OrderService {
     return runIdempotent(this.p.db, this.p.clock, ref, async (tx) => {
       const now = this.p.clock.now();
       const orderId = newId('order');
-      const lineTotals = input.items.map((item) => byId.get(item.skuId)!.priceFen * item.quantity);
+      const unitPrice = (skuId: string) => preReserved?.unitPriceFen ?? byId.get(skuId)!.priceFen;
+      const lineTotals = input.items.map((item) => unitPrice(item.skuId) * item.quantity);
       const allocated = allocateDiscounts(
         lineTotals,
         discounts.shopDiscountFen,
@@ -208,7 +247,7 @@ export class OrderService {
           categoryId: o.categoryId,
           title: o.title,
           skuName: o.skuName,
-          unitPriceFen: o.priceFen,
+          unitPriceFen: unitPrice(o.skuId),
           quantity: item.quantity,
           lineTotalFen,
           shopDiscountFen: allocated.shop[i]!,
@@ -238,7 +277,8 @@ export class OrderService {
         recipientPhoneMask: recipient.phoneMask,
         recipientAddressMask: recipient.addressMask,
         createdAt: now,
-        payDeadline: new Date(now.getTime() + this.p.config.PAYMENT_TIMEOUT_MINUTES * MINUTE),
+        payDeadline:
+          preReserved?.payDeadline ?? new Date(now.getTime() + this.p.config.PAYMENT_TIMEOUT_MINUTES * MINUTE),
         paidAt: null,
         shippedAt: null,
         deliveredAt: null,
@@ -262,9 +302,9 @@ export class OrderService {
         this.coupons.useClaims(tx, buyerId, claimIds, orderId),
       ]);
       const sorted = [...lines].sort((a, b) => (a.skuId < b.skuId ? -1 : 1));
-      const reserved = Promise.all(
-        sorted.map((l) => this.reserveStock(tx, l.skuId, l.quantity, l.unitPriceFen)),
-      );
+      const reserved = preReserved
+        ? preReserved.claim(tx, orderId).then(() => sorted.map(() => true))
+        : Promise.all(sorted.map((l) => this.reserveStock(tx, l.skuId, l.quantity, l.unitPriceFen)));
       reserved.catch(() => {}); // awaited below; a failed write must not leave it unhandled
       await writes;
       const shortfalls = (await reserved).map((ok, i) => (ok ? null : sorted[i]!)).filter((l) => l !== null);
@@ -583,7 +623,8 @@ export class OrderService {
 
   /**
    * Cancels unpaid orders the caller has locked, gives their coupons back to the buyer and
-   * returns their stock, SKU rows in id order.
+   * returns their stock, SKU rows in id order. Stock held elsewhere (a flash-sale reservation)
+   * goes back to its holder instead.
    */
   private async cancelUnpaid(tx: Tx, orderIds: string[], reason: string): Promise<string[]> {
     const now = this.p.clock.now();
@@ -594,7 +635,11 @@ export class OrderService {
       .returning({ id: orders.id });
     const ids = done.map((d) => d.id);
     await this.coupons.releaseClaims(tx, ids);
-    const lines = await this.linesOf(tx, ids);
+    const heldElsewhere = new Set<string>();
+    for (const holder of ids.length > 0 ? this.stockHolders : []) {
+      for (const id of await holder.releaseForCancelledOrders(tx, ids, reason)) heldElsewhere.add(id);
+    }
+    const lines = (await this.linesOf(tx, ids)).filter((l) => !heldElsewhere.has(l.orderId));
     const bySku = new Map<string, number>();
     for (const l of lines) bySku.set(l.skuId, (bySku.get(l.skuId) ?? 0) + l.quantity);
     for (const skuId of [...bySku.keys()].sort()) {

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { requirePrincipal } from '../../platform/auth.js';
 import type { HttpServer } from '../../platform/http.js';
 import { fenSchema, idOf, pageQuery, shopIdParams } from '../../platform/schemas.js';
+import type { RoomPromotionService } from './room-promotions.js';
 import type { PromotionService } from './service.js';
 
 const couponParams = z.object({ couponId: idOf('cpn') });
@@ -140,5 +141,77 @@ export function promotionRoutes(app: HttpServer, promotions: PromotionService): 
       },
     },
     async (req) => promotions.listBuyerClaims(requirePrincipal(req).accountId, req.query),
+  );
+}
+
+const roomParams = z.object({ roomId: idOf('lr') });
+const rainParams = z.object({ rainId: idOf('rain') });
+
+/** Coupon drops and red-envelope rains in live rooms. */
+export function roomPromotionRoutes(app: HttpServer, rooms: RoomPromotionService): void {
+  app.post(
+    '/api/live-rooms/:roomId/coupon-drops',
+    {
+      config: { access: { roles: ['creator', 'merchant', 'operator'] } },
+      schema: {
+        tags: ['promotions'],
+        summary: 'Drop a coupon in a live room (直播间发券); viewers see it on the channel and claim it',
+        description:
+          "A shop coupon is dropped by the room's creator or the shop's staff (products.write) when the shop has a product in the room's cart; a platform coupon by an operator.",
+        params: roomParams,
+        body: z.object({ couponId: idOf('cpn') }),
+      },
+    },
+    async (req) => rooms.dropCoupon(requirePrincipal(req), req.params.roomId, req.body.couponId),
+  );
+
+  app.post(
+    '/api/live-rooms/:roomId/rains',
+    {
+      config: { access: { roles: ['creator', 'operator'] } },
+      schema: {
+        tags: ['promotions'],
+        summary: 'Start a red-envelope rain (红包雨) in a live room: a platform-funded budget split into random envelopes',
+        description:
+          "By the room's creator or an operator. Each envelope is at least 1 fen and they sum exactly to the budget; each viewer grabs at most one.",
+        params: roomParams,
+        body: z.object({
+          budgetFen: fenSchema.describe('The whole rain, in fen'),
+          count: z.number().int().min(1).max(100_000).describe('Envelopes; at most one per fen of budget'),
+          startsAt: z.coerce.date().optional().describe('Defaults to now'),
+          durationSeconds: z.number().int().min(10).max(120),
+        }),
+      },
+    },
+    async (req, reply) =>
+      reply.code(201).send(await rooms.startRain(requirePrincipal(req), req.params.roomId, req.body)),
+  );
+
+  app.get(
+    '/api/live-rooms/:roomId/rains',
+    {
+      config: { access: 'public' },
+      schema: {
+        tags: ['promotions'],
+        summary: "The live room's red-envelope rains, newest first, with how many envelopes are left",
+        params: roomParams,
+      },
+    },
+    async (req) => rooms.listRoomRains(req.params.roomId),
+  );
+
+  app.post(
+    '/api/rains/:rainId/grab',
+    {
+      config: { access: { roles: ['buyer'] } },
+      schema: {
+        tags: ['promotions'],
+        summary: 'Grab an envelope of a rain (抢红包); one per buyer per rain',
+        description:
+          'The amount becomes a single-use platform coupon (minimum spend amount + 1 fen, valid 7 days). 409 RAIN_EMPTY, RAIN_ALREADY_GRABBED or RAIN_NOT_OPEN otherwise.',
+        params: rainParams,
+      },
+    },
+    async (req, reply) => reply.code(201).send(await rooms.grab(requirePrincipal(req).accountId, req.params.rainId)),
   );
 }

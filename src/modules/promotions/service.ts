@@ -213,6 +213,7 @@ export class PromotionService {
       claimedCount: 0,
       perBuyerLimit: 1,
       liveRoomId: input.liveRoomId ?? null,
+      rainId: null,
       status: 'active',
       createdByAccountId: accountId,
       createdAt: now,
@@ -233,7 +234,8 @@ export class PromotionService {
 
   /** Coupons of a shop or of the platform, newest first, with a keyset cursor. */
   async listCoupons(scope: CouponScope, page: { cursor?: string | undefined; limit: number }) {
-    const conds = [scopeCondition(scope)];
+    // Envelopes grabbed in a rain are single-use coupons of their own, not issued coupons.
+    const conds = [scopeCondition(scope), isNull(coupons.rainId)];
     if (page.cursor) conds.push(lt(coupons.id, page.cursor));
     const rows = await this.p.db
       .select()
