@@ -49,6 +49,7 @@ const realParams = (): Record<string, string> => ({
   orderId: 'ord_00000000000000000000000000',
   videoId: 'vid_00000000000000000000000000',
   couponId: 'cpn_00000000000000000000000000',
+  rainId: 'rain_00000000000000000000000000',
   caseId: 'as_00000000000000000000000000',
 });
 

@@ -8,7 +8,9 @@ describe('splitting a red-envelope rain budget', () => {
       fc.property(
         fc
           .integer({ min: 1, max: 100_000_000 })
-          .chain((budget) => fc.tuple(fc.constant(budget), fc.integer({ min: 1, max: Math.min(budget, 3_000) }))),
+          .chain((budget) =>
+            fc.tuple(fc.constant(budget), fc.integer({ min: 1, max: Math.min(budget, 3_000) })),
+          ),
         ([budget, count]) => {
           const envelopes = splitBudget(budget, count);
           expect(envelopes).toHaveLength(count);

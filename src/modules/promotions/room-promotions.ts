@@ -93,7 +93,10 @@ export class RoomPromotionService {
         // Another shop's coupon looks missing, as everywhere else.
         if (!perms) throw notFound('COUPON_NOT_FOUND', 'Coupon', couponId);
         if (!perms.includes('products.write')) {
-          throw new AppError('FORBIDDEN', 'Your staff role in this shop lacks the permission products.write.');
+          throw new AppError(
+            'FORBIDDEN',
+            'Your staff role in this shop lacks the permission products.write.',
+          );
         }
       }
       if (!room.cart.some((i) => i.shopId === shopId)) {
@@ -138,9 +141,13 @@ export class RoomPromotionService {
         )
         .returning();
       if (!row) {
-        throw new AppError('COUPON_SOLD_OUT', `All ${coupon.totalQuantity} of coupon ${couponId} have been claimed.`, {
-          couponId,
-        });
+        throw new AppError(
+          'COUPON_SOLD_OUT',
+          `All ${coupon.totalQuantity} of coupon ${couponId} have been claimed.`,
+          {
+            couponId,
+          },
+        );
       }
       await recordEvent(tx, this.p.clock, 'room.coupon_dropped', couponId, {
         roomId,
@@ -380,10 +387,7 @@ export class RoomPromotionService {
                     .select({ one: sql`1` })
                     .from(redEnvelopes)
                     .where(
-                      and(
-                        eq(redEnvelopes.rainId, redEnvelopeRains.id),
-                        isNull(redEnvelopes.buyerAccountId),
-                      ),
+                      and(eq(redEnvelopes.rainId, redEnvelopeRains.id), isNull(redEnvelopes.buyerAccountId)),
                     ),
                 ),
               ),

@@ -171,7 +171,8 @@ export function roomPromotionRoutes(app: HttpServer, rooms: RoomPromotionService
       config: { access: { roles: ['creator', 'operator'] } },
       schema: {
         tags: ['promotions'],
-        summary: 'Start a red-envelope rain (红包雨) in a live room: a platform-funded budget split into random envelopes',
+        summary:
+          'Start a red-envelope rain (红包雨) in a live room: a platform-funded budget split into random envelopes',
         description:
           "By the room's creator or an operator. Each envelope is at least 1 fen and they sum exactly to the budget; each viewer grabs at most one.",
         params: roomParams,
@@ -212,6 +213,7 @@ export function roomPromotionRoutes(app: HttpServer, rooms: RoomPromotionService
         params: rainParams,
       },
     },
-    async (req, reply) => reply.code(201).send(await rooms.grab(requirePrincipal(req).accountId, req.params.rainId)),
+    async (req, reply) =>
+      reply.code(201).send(await rooms.grab(requirePrincipal(req).accountId, req.params.rainId)),
   );
 }

@@ -109,7 +109,10 @@ export const redEnvelopeRains = pgTable(
     index('red_envelope_rains_pending_idx').on(t.status, t.startsAt).where(sql`${t.status} <> 'ended'`),
     check('red_envelope_rains_count', sql`${t.envelopeCount} between 1 and ${t.budgetFen}`),
     check('red_envelope_rains_window', sql`${t.endsAt} > ${t.startsAt}`),
-    check('red_envelope_rains_paid_within_budget', sql`${t.paidOutFen} is null or ${t.paidOutFen} between 0 and ${t.budgetFen}`),
+    check(
+      'red_envelope_rains_paid_within_budget',
+      sql`${t.paidOutFen} is null or ${t.paidOutFen} between 0 and ${t.budgetFen}`,
+    ),
   ],
 );
 
