@@ -80,7 +80,7 @@ for (let lo = 1; lo <= ORDERS; lo += CHUNK) {
                  case when g % 4 = 0 then 0 else p * 2000 / 10000 end as commission,
                  p * 200 / 10000 as fee,
                  ${now.toISOString()}::timestamptz - (g % 30) * interval '1 day' - interval '1 hour' as paid_at
-          from (select g, 1000 + (g * 7919) % 90000 as p from generate_series(${lo}::int, ${hi}::int) g) s
+          from (select g, 1000 + (g * 7919) % 90000 as p from generate_series(${lo}::bigint, ${hi}::bigint) g) s
         ) o
         returning *
       )

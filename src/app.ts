@@ -16,6 +16,8 @@ import { creatorRoutes } from './modules/creators/routes.js';
 import { CreatorService } from './modules/creators/service.js';
 import { identityRoutes } from './modules/identity/routes.js';
 import { IdentityService } from './modules/identity/service.js';
+import { flashSaleRoutes } from './modules/flashsales/routes.js';
+import { FlashSaleService } from './modules/flashsales/service.js';
 import { DepositService } from './modules/ledger/deposits.js';
 import { financeRoutes } from './modules/ledger/finance-routes.js';
 import { SimulatedPayoutProvider } from './modules/ledger/payout-provider.js';
@@ -89,6 +91,7 @@ export interface App {
     deposits: DepositService;
     payouts: PayoutService;
     aftersales: AfterSalesService;
+    flashSales: FlashSaleService;
   };
   paymentProvider: SimulatedPaymentProvider;
   payoutProvider: SimulatedPayoutProvider;
@@ -136,6 +139,12 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   );
   const ledger = new LedgerService(platform);
   const bus = opts.bus ?? (await openBus(config.NATS_URL, log));
+  const flashSales = new FlashSaleService(platform, {
+    catalog,
+    orders,
+    unitsChanged: (roomId) => bus.publishSignal('stock', { roomId }),
+  });
+  orders.registerStockHolder(flashSales);
   const hub = new RoomHub({
     bus,
     log,
@@ -143,6 +152,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     tickMs: config.LIVE_TICK_MS,
     loadSnapshot: (roomId) => venues.liveSnapshot(roomId),
     readStock: (skuIds) => catalog.stockOf(skuIds),
+    readFlash: (roomId) => flashSales.readFlashCounters(roomId),
     persistLikes: (roomId, delta) => venues.addLikes(roomId, delta),
   });
   relayRoomEvents(outbox, bus, venues);
@@ -180,6 +190,9 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   );
   jobs.register({ name: 'orders.cancel-unpaid', run: () => orders.sweepUnpaid() });
   jobs.register({ name: 'orders.auto-confirm', run: () => orders.sweepAutoConfirm() });
+  jobs.register({ name: 'flashsales.open-due', run: () => flashSales.openDue() });
+  jobs.register({ name: 'flashsales.release-expired', run: () => flashSales.releaseExpired() });
+  jobs.register({ name: 'flashsales.end-due', run: () => flashSales.endDue() });
   jobs.register({ name: 'aftersales.deadlines', run: () => aftersales.sweepDeadlines() });
   jobs.register({
     name: 'privacy.shred-expired',
@@ -246,6 +259,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   financeRoutes(http, { deposits, payouts });
   paymentRoutes(http, payments, config.PAYMENT_WEBHOOK_SECRET);
   afterSalesRoutes(http, aftersales);
+  flashSaleRoutes(http, flashSales);
   http.get('/health', { schema: { hide: true } }, async () => ({ ok: true, db: database.kind }));
 
   // The simulated provider calls our webhook through the HTTP stack, as a real provider would.
@@ -289,6 +303,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
       deposits,
       payouts,
       aftersales,
+      flashSales,
     },
     paymentProvider,
     payoutProvider,
@@ -297,6 +312,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     async close() {
       jobs.stop();
       hub.stop();
+      await flashSales.settle();
       await paymentProvider.settle();
       await outbox.stop();
       await http.close();

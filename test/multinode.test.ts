@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { manyBuyers, slotLedger } from './flash-helpers.js';
 import { ChannelClient } from './live-client.js';
-import { sellingWorld, startTestApp, type TestContext } from './harness.js';
+import { sellingWorld, startTestApp, type TestContext, unique } from './harness.js';
 import { call, type ServerNode, startNode } from './nodes.js';
 
 /**
@@ -67,4 +68,60 @@ describe.skipIf(!enabled)('several server nodes', () => {
     expect(missed.data.itemId).toBe(w.item.id);
     await Promise.all([other.close(), moved.close()]);
   }, 60_000);
+
+  it('sells exactly a flash sale’s quantity when 600 buyers hammer it through both nodes at once', async () => {
+    const w = await sellingWorld(t, { stock: 800, priceFen: 19_900 });
+    const buyers = await manyBuyers(t, 600);
+    const now = Date.now();
+    const created = await call(b, 'POST', `/api/creator/live-rooms/${w.room.id}/flash-sales`, {
+      token: w.creator.token,
+      body: {
+        cartItemId: w.item.id,
+        skuId: w.sku.id,
+        startsAt: new Date(now).toISOString(),
+        endsAt: new Date(now + 30 * 60_000).toISOString(),
+        priceFen: 9_900,
+        quantity: 500,
+        perBuyerLimit: 1,
+      },
+    });
+    expect(created.status, created.body).toBe(201);
+    const slot = created.json();
+
+    // Each buyer taps once on each node, all at the same time.
+    const attempts = buyers.flatMap((buyer) => [a, b].map((node) => ({ node, buyer })));
+    const answers = await Promise.all(
+      attempts.map(({ node, buyer }) =>
+        call(node, 'POST', `/api/flash-sales/${slot.id}/reservations`, {
+          token: buyer.token,
+          body: { quantity: 1 },
+          headers: { 'idempotency-key': unique('tap-') },
+        }),
+      ),
+    );
+    const soldBy = new Map<string, number>();
+    const perBuyer = new Map<string, number>();
+    answers.forEach((res, i) => {
+      const { node, buyer } = attempts[i]!;
+      if (res.status === 201) {
+        soldBy.set(node.name, (soldBy.get(node.name) ?? 0) + 1);
+        perBuyer.set(buyer.id, (perBuyer.get(buyer.id) ?? 0) + 1);
+      } else {
+        expect(res.status, res.body).toBe(409);
+        expect(['FLASH_SALE_SOLD_OUT', 'FLASH_SALE_LIMIT_REACHED']).toContain(res.json().code);
+      }
+    });
+    expect((soldBy.get('node-a') ?? 0) + (soldBy.get('node-b') ?? 0)).toBe(500);
+    expect(soldBy.get('node-a')).toBeGreaterThan(0);
+    expect(soldBy.get('node-b')).toBeGreaterThan(0);
+    expect(Math.max(...perBuyer.values())).toBe(1);
+
+    const ledger = await slotLedger(t.app.platform.db, slot.id);
+    expect(ledger.held).toBe(500);
+    expect(ledger.remaining).toBe(0);
+    expect(Math.min(...ledger.buckets)).toBeGreaterThanOrEqual(0);
+    expect(Math.max(...ledger.heldByBuyer.values())).toBe(1);
+    for (const [buyer, units] of ledger.countedByBuyer) expect(units).toBe(ledger.heldByBuyer.get(buyer) ?? 0);
+    expect(ledger.skuStock + ledger.held).toBe(800);
+  }, 120_000);
 });

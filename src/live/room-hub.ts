@@ -16,6 +16,8 @@ export interface RoomHubDeps {
   nodeId: string;
   loadSnapshot(roomId: string): Promise<RoomSnapshot>;
   readStock(skuIds: string[]): Promise<Record<string, number>>;
+  /** Units left per flash-sale slot of the room, pushed as the `flash` counter (optional). */
+  readFlash?(roomId: string): Promise<Record<string, number>>;
   persistLikes(roomId: string, delta: number): Promise<void>;
   /** Period of the fan-out tick: events and counters of a tick go out as one frame. */
   tickMs?: number;
@@ -55,6 +57,9 @@ class RoomChannel {
   stock: Record<string, number> = {};
   stockDirty = true;
   stockReadAt = 0;
+  flash: Record<string, number> = {};
+  flashDirty = true;
+  flashReadAt = 0;
   lastCounters = '';
   lastPresenceSent = -1;
   idleSince = 0;
@@ -156,7 +161,10 @@ export class RoomHub {
   /** Outbox relays and flash sales tell the hub a room's stock changed; read on the next tick. */
   stockChanged(roomId: string) {
     const ch = this.rooms.get(roomId);
-    if (ch) ch.stockDirty = true;
+    if (ch) {
+      ch.stockDirty = true;
+      ch.flashDirty = true;
+    }
   }
 
   private channel(roomId: string): RoomChannel {
@@ -196,7 +204,10 @@ export class RoomHub {
       ch.pinnedSkuIds = Array.isArray(e.data.skuIds) ? (e.data.skuIds as string[]) : [];
       ch.stockDirty = true;
     }
-    if (e.type === 'stock' || e.type === 'flash_sale_sold_out') ch.stockDirty = true;
+    if (e.type === 'stock' || e.type.startsWith('flash_sale_')) {
+      ch.stockDirty = true;
+      ch.flashDirty = true;
+    }
   }
 
   private onSignal(name: string, data: Record<string, unknown>) {
@@ -258,6 +269,17 @@ export class RoomHub {
           ),
         );
       }
+      const readFlash = this.d.readFlash;
+      if (readFlash && (ch.flashDirty || now - ch.flashReadAt > STOCK_REFRESH_MS)) {
+        ch.flashDirty = false;
+        ch.flashReadAt = now;
+        work.push(
+          readFlash(roomId).then(
+            (f) => void (ch.flash = f),
+            (err) => this.d.log.warn({ err }, 'flash-sale units not read'),
+          ),
+        );
+      }
       this.flush(ch);
     }
     // Every node says how many viewers it holds per room: on a change, and every second so a
@@ -272,7 +294,12 @@ export class RoomHub {
   }
 
   private flush(ch: RoomChannel) {
-    const counters = { viewers: this.totalViewers(ch), likes: ch.likes, stock: ch.stock };
+    const counters = {
+      viewers: this.totalViewers(ch),
+      likes: ch.likes,
+      stock: ch.stock,
+      ...(Object.keys(ch.flash).length > 0 ? { flash: ch.flash } : {}),
+    };
     const key = JSON.stringify(counters);
     const items = ch.pending;
     if (key !== ch.lastCounters) {

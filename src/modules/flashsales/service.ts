@@ -147,6 +147,8 @@ const soldOut = (slotId: string) =>
 export class FlashSaleService implements PreReservedStockHolder {
   private readonly lanes = new Map<string, SlotLane>();
   private readonly background = new Set<Promise<unknown>>();
+  /** Batches committed and the purchase requests they carried (for the benchmark). */
+  readonly stats = { batches: 0, requests: 0 };
 
   constructor(
     private readonly p: Platform,
@@ -476,6 +478,8 @@ export class FlashSaleService implements PreReservedStockHolder {
       return;
     }
     lane.maybeSoldOut = result.soldOut;
+    this.stats.batches++;
+    this.stats.requests += batch.length;
     const again: Purchase[] = [];
     batch.forEach((p, i) => {
       const a = result.answers[i]!;

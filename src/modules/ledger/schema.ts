@@ -109,7 +109,7 @@ export const orderMoney = pgTable(
   },
   (t) => [
     index('ledger_order_money_due_idx')
-      .on(t.settleAfter)
+      .on(t.settleAfter, t.orderId)
       .where(sql`${t.shopSettledAt} is null and ${t.settleAfter} is not null`),
     index('ledger_order_money_creator_idx').on(t.creatorAccountId, t.paidAt),
     index('ledger_order_money_frozen_idx')

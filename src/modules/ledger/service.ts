@@ -461,30 +461,38 @@ export class LedgerService {
    */
   async settleDue(): Promise<number> {
     let total = 0;
+    // A keyset cursor over (settle_after, order_id): each batch starts where the last ended
+    // instead of rescanning index entries of orders settled a moment ago.
+    let after: Cursor | null = null;
     for (;;) {
-      const n = await this.settleBatch('orders');
-      total += n;
-      if (n < this.p.config.SETTLEMENT_BATCH) break;
+      const b: { n: number; last: Cursor | null } = await this.settleBatch('orders', after);
+      total += b.n;
+      if (b.n < this.p.config.SETTLEMENT_BATCH || !b.last) break;
+      after = b.last;
     }
     for (;;) {
-      const n = await this.settleBatch('unfrozen-commission');
+      const { n } = await this.settleBatch('unfrozen-commission', null);
       total += n;
       if (n < this.p.config.SETTLEMENT_BATCH) break;
     }
     return total;
   }
 
-  private async settleBatch(what: 'orders' | 'unfrozen-commission'): Promise<number> {
+  private async settleBatch(
+    what: 'orders' | 'unfrozen-commission',
+    after: Cursor | null,
+  ): Promise<{ n: number; last: Cursor | null }> {
     const now = this.p.clock.now().toISOString();
     const jid = newId('journal');
     const batch = this.p.config.SETTLEMENT_BATCH;
     const due =
       what === 'orders'
-        ? sql`select order_id from ${orderMoney}
+        ? sql`select order_id, settle_after from ${orderMoney}
               where shop_settled_at is null and settle_after is not null and settle_after <= ${now}
                 and open_cases = 0
-              order by settle_after limit ${batch} for update skip locked`
-        : sql`select order_id from ${orderMoney} m
+                ${after ? sql`and (settle_after, order_id) > (${after.at}::timestamptz, ${after.orderId})` : sql``}
+              order by settle_after, order_id limit ${batch} for update skip locked`
+        : sql`select order_id, null::timestamptz as settle_after from ${orderMoney} m
               where commission_status = 'frozen'
                 and not exists (select 1 from ${commissionFreezes} f where f.creator_account_id = m.creator_account_id)
               limit ${batch} for update skip locked`;
@@ -492,7 +500,7 @@ export class LedgerService {
         and not exists (select 1 from ${commissionFreezes} f where f.creator_account_id = m.creator_account_id))`;
     const settleShop = what === 'orders';
     const result = await inTransaction(this.p.db, async (tx) =>
-      rowsOf<{ n: number }>(
+      rowsOf<{ n: number; last_at: string | Date | null; last_id: string | null }>(
         await tx.execute(sql`
           with due as (${due}),
           settled as (
@@ -531,12 +539,17 @@ export class LedgerService {
             cross join lateral (values (${PLATFORM.feePending}, f.fee), (${PLATFORM.feeRevenue}, -f.fee)) as v(account, amount)
             where f.fee <> 0
           )
-          select count(*)::int as n from settled`),
+          select count(*)::int as n, l.settle_after as last_at, l.order_id as last_id
+          from settled
+          left join (select settle_after, order_id from due order by settle_after desc, order_id desc limit 1) l on true
+          group by l.settle_after, l.order_id`),
       ),
     );
-    const n = result[0]?.n ?? 0;
+    const r = result[0];
+    const n = r?.n ?? 0;
     if (n > 0) this.p.log.debug({ settled: n, what, journalId: jid }, 'settlement batch');
-    return n;
+    const last = r?.last_id && r.last_at ? { at: new Date(r.last_at).toISOString(), orderId: r.last_id } : null;
+    return { n, last };
   }
 
   // --- commission freezes ----------------------------------------------------------------------
@@ -756,6 +769,9 @@ export async function verifyBooks(ex: Executor) {
 
 /** A LIKE pattern matching strings that start with `prefix` (ids contain `_`, a wildcard). */
 const likePrefix = (prefix: string) => `${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+
+/** Where the settlement job's last batch ended. */
+type Cursor = { at: string; orderId: string };
 
 const zeroParts = (): Parts => ({ subsidyFen: 0, commissionFen: 0, feeFen: 0, shopShareFen: 0 });
 

@@ -53,6 +53,22 @@ function rainView(r: RainRow, progress: { grabbed: number; paidOutFen: number })
 }
 export type RainView = ReturnType<typeof rainView>;
 
+interface RainState {
+  status: RainStatus;
+  startsAt: Date;
+  endsAt: Date;
+  /** The amount of the buyer's envelope in this rain, if any. */
+  mine: number | null;
+}
+
+interface GrabRow {
+  amount_fen: number | null;
+  status: RainStatus | null;
+  starts_at: Date | string | null;
+  ends_at: Date | string | null;
+  mine: number | null;
+}
+
 const rainNotFound = (id: string) => notFound('RAIN_NOT_FOUND', 'Red-envelope rain', id);
 
 /**
@@ -263,9 +279,9 @@ export class RoomPromotionService {
     const until = validUntil.toISOString();
     const couponId = newId('coupon');
     const couponClaimId = newId('couponClaim');
-    let amountFen: number | undefined;
+    let state: RainState | undefined;
     try {
-      const rows = rowsOf<{ amount_fen: number }>(
+      const [row] = rowsOf<GrabRow>(
         await this.p.db.execute(sql`
           with rain as (
             select id, created_by_account_id from red_envelope_rains
@@ -299,18 +315,36 @@ export class RoomPromotionService {
             select ${couponClaimId}, coupon.id, ${buyerId}, 'unused', null, ${at}::timestamptz from coupon
             returning id
           )
-          select envelope.amount_fen from envelope, claim`),
+          -- A refused grab needs no second query: the rain's state and the buyer's envelope, as
+          -- the statement found them, come back with it.
+          select (select envelope.amount_fen from envelope, claim) as amount_fen,
+            r.status, r.starts_at, r.ends_at,
+            (select m.amount_fen from red_envelopes m
+              where m.rain_id = ${rainId} and m.buyer_account_id = ${buyerId}) as mine
+          from (select 1) as one
+          left join red_envelope_rains r on r.id = ${rainId}`),
       );
-      amountFen = rows[0]?.amount_fen;
+      if (row?.amount_fen != null) {
+        const amountFen = Number(row.amount_fen);
+        return { rainId, amountFen, couponId, couponClaimId, minSpendFen: amountFen + 1, validUntil };
+      }
+      state = row?.status
+        ? {
+            status: row.status,
+            startsAt: new Date(row.starts_at!),
+            endsAt: new Date(row.ends_at!),
+            mine: row.mine === null ? null : Number(row.mine),
+          }
+        : undefined;
     } catch (err) {
+      // The same buyer's concurrent grab won: read the state again, after it.
       if (!isUniqueViolation(err, 'red_envelopes_rain_buyer_uq')) throw err;
+      state = await this.rainState(buyerId, rainId);
     }
-    if (amountFen === undefined) throw await this.grabRefusal(buyerId, rainId, now);
-    const amount = Number(amountFen);
-    return { rainId, amountFen: amount, couponId, couponClaimId, minSpendFen: amount + 1, validUntil };
+    throw await this.grabRefusal(rainId, state, now);
   }
 
-  private async grabRefusal(buyerId: string, rainId: string, now: Date): Promise<AppError> {
+  private async rainState(buyerId: string, rainId: string): Promise<RainState | undefined> {
     const [r] = await this.p.db
       .select({
         status: redEnvelopeRains.status,
@@ -321,6 +355,10 @@ export class RoomPromotionService {
       })
       .from(redEnvelopeRains)
       .where(eq(redEnvelopeRains.id, rainId));
+    return r;
+  }
+
+  private async grabRefusal(rainId: string, r: RainState | undefined, now: Date): Promise<AppError> {
     if (!r) return rainNotFound(rainId);
     if (r.startsAt > now) {
       return new AppError('RAIN_NOT_OPEN', `The rain starts at ${r.startsAt.toISOString()}.`, {

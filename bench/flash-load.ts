@@ -1,0 +1,116 @@
+/**
+ * The flash-sale crowd in a worker thread (see http-load.ts for why): one closed loop per
+ * buyer, each on its own keep-alive connection, tapping "buy" until it is told sold out or
+ * over the limit.
+ */
+import { parentPort, Worker, workerData } from 'node:worker_threads';
+import { Agent, request } from 'undici';
+
+export interface FlashLoad {
+  base: string;
+  slotId: string;
+  tokens: string[];
+  tag: string;
+  /** Give up after this long even if the sale has not sold out. */
+  maxSeconds: number;
+}
+
+export interface FlashLoadResult {
+  purchases: number;
+  soldOut: number;
+  limit: number;
+  errors: number;
+  firstError: string | null;
+  /** Seconds from the start signal to the last successful purchase. */
+  sellSeconds: number;
+  /** Seconds until every buyer had its answer. */
+  elapsed: number;
+  latencies: number[];
+}
+
+export function runFlashLoad(load: FlashLoad): Promise<FlashLoadResult> {
+  return new Promise((resolve, reject) => {
+    const boot = `import('tsx/esm/api').then(({ tsImport }) => tsImport(${JSON.stringify(import.meta.url)}, ${JSON.stringify(import.meta.url)}))`;
+    const w = new Worker(boot, { eval: true, workerData: load });
+    w.once('message', resolve);
+    w.once('error', reject);
+  });
+}
+
+async function drive(load: FlashLoad): Promise<FlashLoadResult> {
+  const dispatcher = new Agent({
+    connections: load.tokens.length,
+    keepAliveTimeout: 60_000,
+    keepAliveMaxTimeout: 120_000,
+  });
+  // Open every connection first, so the measurement is the sale rather than 5,000 handshakes.
+  await Promise.all(
+    load.tokens.map(async () => {
+      const res = await request(`${load.base}/health`, { dispatcher });
+      await res.body.text();
+    }),
+  );
+
+  const latencies: number[] = [];
+  let purchases = 0;
+  let soldOut = 0;
+  let limit = 0;
+  let errors = 0;
+  let firstError: string | null = null;
+  let lastSale = 0;
+  let seq = 0;
+  const started = performance.now();
+  const deadline = started + load.maxSeconds * 1000;
+  const body = JSON.stringify({ quantity: 1 });
+  await Promise.all(
+    load.tokens.map(async (token) => {
+      while (performance.now() < deadline) {
+        const t0 = performance.now();
+        try {
+          const res = await request(`${load.base}/api/flash-sales/${load.slotId}/reservations`, {
+            method: 'POST',
+            dispatcher,
+            headers: {
+              authorization: `Bearer ${token}`,
+              'idempotency-key': `flash-${load.tag}-${seq++}`,
+              'content-type': 'application/json',
+            },
+            body,
+          });
+          const json = (await res.body.json()) as { code?: string };
+          if (res.statusCode === 201) {
+            purchases++;
+            lastSale = performance.now();
+            latencies.push(lastSale - t0);
+            continue;
+          }
+          if (json.code === 'FLASH_SALE_SOLD_OUT') soldOut++;
+          else if (json.code === 'FLASH_SALE_LIMIT_REACHED') limit++;
+          else throw new Error(`${res.statusCode} ${JSON.stringify(json)}`);
+          return;
+        } catch (err) {
+          errors++;
+          firstError ??= String(err);
+          return;
+        }
+      }
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  await dispatcher.close();
+  return {
+    purchases,
+    soldOut,
+    limit,
+    errors,
+    firstError,
+    sellSeconds: (lastSale - started) / 1000,
+    elapsed,
+    latencies,
+  };
+}
+
+if (parentPort && workerData) {
+  const port = parentPort;
+  drive(workerData as FlashLoad).then((r) => port.postMessage(r));
+}

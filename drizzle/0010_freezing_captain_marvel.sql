@@ -1,0 +1,2 @@
+DROP INDEX "ledger_order_money_due_idx";--> statement-breakpoint
+CREATE INDEX "ledger_order_money_due_idx" ON "ledger_order_money" USING btree ("settle_after","order_id") WHERE "ledger_order_money"."shop_settled_at" is null and "ledger_order_money"."settle_after" is not null;
