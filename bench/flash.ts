@@ -6,7 +6,7 @@
  * conditional UPDATE and inserts the order. PostgreSQL only (DATABASE_URL).
  * The last line printed is one JSON object.
  */
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { skus } from '../src/modules/catalog/schema.js';
 import { flashSaleBuckets, flashSaleReservations } from '../src/modules/flashsales/schema.js';
 import { rowsOf } from '../src/platform/db.js';
@@ -15,7 +15,9 @@ import { benchApp, percentile, round, vacuumAnalyze } from './common.js';
 import { runFlashLoad } from './flash-load.js';
 
 if (!process.env.DATABASE_URL) {
-  console.error('bench:flash runs on PostgreSQL: set DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/livecart_bench).');
+  console.error(
+    'bench:flash runs on PostgreSQL: set DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/livecart_bench).',
+  );
   process.exit(2);
 }
 
@@ -36,13 +38,25 @@ const baseUrl = `http://127.0.0.1:${typeof address === 'object' && address ? add
 // --- a selling world: one shop, one product in a live room, BUYERS buyers with sessions ---
 const tag = Date.now().toString(36);
 const mk = (login: string, roles: ('buyer' | 'merchant' | 'creator' | 'operator')[]) =>
-  services.identity.createAccount({ login: `${login}-${tag}`, passwordHash: 'bench', displayName: login, roles });
+  services.identity.createAccount({
+    login: `${login}-${tag}`,
+    passwordHash: 'bench',
+    displayName: login,
+    roles,
+  });
 const operator = await mk('op', ['operator']);
 const merchant = await mk('merchant', ['merchant']);
 const creator = await mk('creator', ['buyer', 'creator']);
-const shop = await services.catalog.createShop(merchant.id, { name: `秒杀小店${tag}`, qualification: 'bench' });
+const shop = await services.catalog.createShop(merchant.id, {
+  name: `秒杀小店${tag}`,
+  qualification: 'bench',
+});
 await services.catalog.reviewShop(operator.id, shop.id, 'approve');
-const category = await services.catalog.ensureCategory(db, { slug: 'beauty', nameZh: '美妆个护', nameEn: 'Beauty' });
+const category = await services.catalog.ensureCategory(db, {
+  slug: 'beauty',
+  nameZh: '美妆个护',
+  nameEn: 'Beauty',
+});
 await services.creators.setSharingPermission(operator.id, creator.id, true, 'bench');
 const room = await services.venues.createLiveRoom(creator.id, { title: '秒杀压测直播间', description: '' });
 const product = await services.catalog.createProduct(shop.id, {
@@ -113,7 +127,9 @@ async function naiveSale() {
   return { sold, seconds, tps: sold / seconds, errors };
 }
 
-console.log(`naive: ${BUYERS} concurrent buyers on one stock row of ${UNITS} (pool of ${poolMax} connections)…`);
+console.log(
+  `naive: ${BUYERS} concurrent buyers on one stock row of ${UNITS} (pool of ${poolMax} connections)…`,
+);
 const naive = await naiveSale();
 console.log(`naive: ${naive.sold} sold in ${naive.seconds.toFixed(2)} s → ${round(naive.tps)} per s`);
 
@@ -144,13 +160,13 @@ const [held] = rowsOf<{ units: number; over: number }>(
           where slot_id = ${slot.id} and status in ('reserved', 'ordered') group by buyer_account_id) b`),
 );
 const [left] = await db
-  .select({ n: sql<number>`coalesce(sum(${flashSaleBuckets.remaining}), 0)::int`, low: sql<number>`min(${flashSaleBuckets.remaining})::int` })
+  .select({
+    n: sql<number>`coalesce(sum(${flashSaleBuckets.remaining}), 0)::int`,
+    low: sql<number>`min(${flashSaleBuckets.remaining})::int`,
+  })
   .from(flashSaleBuckets)
   .where(eq(flashSaleBuckets.slotId, slot.id));
-const [naiveLeft] = await db
-  .select({ stock: skus.stock })
-  .from(skus)
-  .where(and(eq(skus.id, naiveSku), inArray(skus.id, [naiveSku])));
+const [naiveLeft] = await db.select({ stock: skus.stock }).from(skus).where(eq(skus.id, naiveSku));
 const reservedUnits = Number(held!.units);
 const oversold = Math.max(0, reservedUnits - UNITS) + (Number(left!.low) < 0 ? 1 : 0);
 await platform.outbox.drain();

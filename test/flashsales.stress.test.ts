@@ -112,7 +112,8 @@ describe('flash sale under a crowd (stress)', () => {
     expect(ledger.held).toBe(UNITS);
     expect(ledger.heldByBuyer.size).toBe(UNITS);
     expect(Math.max(...ledger.heldByBuyer.values())).toBe(1);
-    for (const [buyer, units] of ledger.countedByBuyer) expect(units).toBe(ledger.heldByBuyer.get(buyer) ?? 0);
+    for (const [buyer, units] of ledger.countedByBuyer)
+      expect(units).toBe(ledger.heldByBuyer.get(buyer) ?? 0);
     expect(Math.min(...ledger.buckets)).toBeGreaterThanOrEqual(0);
     expect(ledger.remaining).toBe(0);
     // Every unit is somewhere: the SKU, a bucket, or a reservation.

@@ -172,7 +172,12 @@ describe('flash sales (秒杀) in live rooms', () => {
     const key = unique('fs-');
     const first = await buy(slot.id, buyer.token, 1, key);
     expect(first.statusCode, first.body).toBe(201);
-    expect(first.json()).toMatchObject({ slotId: slot.id, quantity: 1, unitPriceFen: 4_900, status: 'reserved' });
+    expect(first.json()).toMatchObject({
+      slotId: slot.id,
+      quantity: 1,
+      unitPriceFen: 4_900,
+      status: 'reserved',
+    });
     const again = await buy(slot.id, buyer.token, 1, key);
     expect(again.statusCode).toBe(201);
     expect(again.headers['idempotent-replayed']).toBe('true');
@@ -290,7 +295,10 @@ describe('flash sales (秒杀) in live rooms', () => {
 
     const cancelled = await t.request({ method: 'POST', url: `/api/orders/${oa.id}/cancel`, token: a.token });
     expect(cancelled.statusCode, cancelled.body).toBe(200);
-    expect(await reservation(ra.id)).toMatchObject({ status: 'released', releaseReason: 'order_buyer_cancelled' });
+    expect(await reservation(ra.id)).toMatchObject({
+      status: 'released',
+      releaseReason: 'order_buyer_cancelled',
+    });
     let ledger = await slotLedger(db(), slot.id);
     expect(ledger.remaining).toBe(4);
     expect(ledger.countedByBuyer.get(a.id)).toBe(0);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manyBuyers, slotLedger } from './flash-helpers.js';
-import { ChannelClient } from './live-client.js';
 import { sellingWorld, startTestApp, type TestContext, unique } from './harness.js';
+import { ChannelClient } from './live-client.js';
 import { call, type ServerNode, startNode } from './nodes.js';
 
 /**
@@ -121,7 +121,8 @@ describe.skipIf(!enabled)('several server nodes', () => {
     expect(ledger.remaining).toBe(0);
     expect(Math.min(...ledger.buckets)).toBeGreaterThanOrEqual(0);
     expect(Math.max(...ledger.heldByBuyer.values())).toBe(1);
-    for (const [buyer, units] of ledger.countedByBuyer) expect(units).toBe(ledger.heldByBuyer.get(buyer) ?? 0);
+    for (const [buyer, units] of ledger.countedByBuyer)
+      expect(units).toBe(ledger.heldByBuyer.get(buyer) ?? 0);
     expect(ledger.skuStock + ledger.held).toBe(800);
   }, 120_000);
 });

@@ -51,9 +51,22 @@ const realParams = (): Record<string, string> => ({
   couponId: 'cpn_00000000000000000000000000',
   rainId: 'rain_00000000000000000000000000',
   caseId: 'as_00000000000000000000000000',
+  slotId: 'fs_00000000000000000000000000',
+  reservationId: 'fsr_00000000000000000000000000',
 });
 
 const validBodies = (): Record<string, unknown> => ({
+  '/api/flash-sales/:slotId/reservations': { quantity: 1 },
+  '/api/flash-sales/reservations/:reservationId/checkout': {
+    recipient: {
+      name: '李四',
+      phone: '13900001111',
+      province: '浙江省',
+      city: '杭州市',
+      district: '西湖区',
+      detail: '文二路 1 号',
+    },
+  },
   '/api/operator/aftersales/:caseId/decide': { decision: 'refund', note: '证据充分，支持退款' },
   '/api/orders': {
     venue: { type: 'live_room', id: world.room.id },

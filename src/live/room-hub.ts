@@ -78,7 +78,7 @@ class RoomChannel {
 /**
  * A node's live rooms: viewers connected here, the recent events of each room (for resume), and
  * the per-tick fan-out. Each tick a room's new events and changed counters (viewers across all
- * nodes, likes, the pinned product's stock) are encoded ONCE into one frame, and that same
+ * nodes, likes, the pinned product's stock, flash-sale units left) are encoded ONCE into one frame, and that same
  * frame is written to every viewer — high-rate counters are coalesced per tick rather than
  * sent per change.
  */
@@ -264,7 +264,9 @@ export class RoomHub {
         ch.stockReadAt = now;
         work.push(
           this.d.readStock(ch.pinnedSkuIds).then(
-            (s) => void (ch.stock = s),
+            (s) => {
+              ch.stock = s;
+            },
             (err) => this.d.log.warn({ err }, 'stock not read'),
           ),
         );
@@ -275,7 +277,9 @@ export class RoomHub {
         ch.flashReadAt = now;
         work.push(
           readFlash(roomId).then(
-            (f) => void (ch.flash = f),
+            (f) => {
+              ch.flash = f;
+            },
             (err) => this.d.log.warn({ err }, 'flash-sale units not read'),
           ),
         );

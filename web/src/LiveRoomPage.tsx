@@ -1,18 +1,27 @@
-import { type FormEvent, useCallback, useEffect, useRef, useState } from 'react';
+import { type FormEvent, useEffect, useRef, useState } from 'react';
 import {
-  ApiError,
   api,
   type CartItem,
+  type FlashReservation,
+  type FlashSale,
   formatFen,
-  type LiveRoom,
   newIdempotencyKey,
   type Order,
   type PaymentResult,
 } from './api.js';
 import { ErrorBanner, errorText, Layout, LoginForm, useSession } from './components.js';
 import { type MessageKey, useI18n } from './i18n.js';
-
-const POLL_MS = 4000;
+import {
+  CommentPanel,
+  CouponToasts,
+  countdown,
+  FlashSaleCard,
+  RainOverlay,
+  RoomBanner,
+  RoomStats,
+  useNow,
+} from './live-widgets.js';
+import { useLiveRoom } from './useLiveRoom.js';
 
 interface Recipient {
   name: string;
@@ -40,6 +49,12 @@ const RECIPIENT_FIELDS: Array<{
 interface BuyResult {
   order: Order;
   payment: PaymentResult | null;
+}
+
+/** A flash-sale unit held for the buyer (抢到了): checked out at the flash price before it expires. */
+interface HeldFlash {
+  reservation: FlashReservation;
+  slot: FlashSale;
 }
 
 /**
@@ -104,8 +119,13 @@ function LockIcon() {
 export function LiveRoomPage(props: { roomId: string }) {
   const { t, tx } = useI18n();
   const session = useSession();
-  const [room, setRoom] = useState<LiveRoom | null>(null);
-  const [loadError, setLoadError] = useState<ApiError | null>(null);
+  const live = useLiveRoom(props.roomId, session?.token ?? null);
+  const { room } = live.state;
+  const loadError = live.loadError;
+  // Flash-sale units held per slot, and the one the checkout form is paying for.
+  const [holds, setHolds] = useState<Record<string, HeldFlash>>({});
+  const [activeSlot, setActiveSlot] = useState<string | null>(null);
+  const held = activeSlot ? (holds[activeSlot] ?? null) : null;
   const [productId, setProductId] = useState<string | null>(null);
   const [skuId, setSkuId] = useState<string | null>(null);
   const [quantity, setQuantity] = useState(1);
@@ -114,36 +134,6 @@ export function LiveRoomPage(props: { roomId: string }) {
   const [buyError, setBuyError] = useState<string | null>(null);
   const [result, setResult] = useState<BuyResult | null>(null);
   const attempt = useRef<Attempt | null>(null);
-
-  const load = useCallback(
-    async (signal?: AbortSignal) => {
-      try {
-        const r = await api<LiveRoom>('GET', `/api/live-rooms/${encodeURIComponent(props.roomId)}`, {
-          auth: false,
-          ...(signal ? { signal } : {}),
-        });
-        setRoom(r);
-        setLoadError(null);
-      } catch (err) {
-        if ((err as Error).name === 'AbortError') return;
-        setLoadError(err instanceof ApiError ? err : new ApiError(0, 'NETWORK', ''));
-      }
-    },
-    [props.roomId],
-  );
-
-  // Load now, then poll so stock and the pinned product stay current.
-  useEffect(() => {
-    const ctrl = new AbortController();
-    void load(ctrl.signal);
-    const timer = window.setInterval(() => {
-      if (document.visibilityState !== 'hidden') void load(ctrl.signal);
-    }, POLL_MS);
-    return () => {
-      ctrl.abort();
-      window.clearInterval(timer);
-    };
-  }, [load]);
 
   // Default to the pinned product (讲解中); keep the buyer's choice while it stays in the cart.
   useEffect(() => {
@@ -158,6 +148,10 @@ export function LiveRoomPage(props: { roomId: string }) {
   const product = room?.cart.find((c) => c.productId === productId) ?? null;
   const sku = product?.skus.find((s) => s.id === skuId) ?? null;
   const maxQty = Math.max(1, Math.min(999, sku?.stock ?? 999));
+  const heldProduct = held ? (room?.cart.find((c) => c.productId === held.slot.productId) ?? null) : null;
+  const heldSku = heldProduct?.skus.find((s) => s.id === held?.slot.skuId) ?? null;
+  const now = useNow(Object.keys(holds).length > 0);
+  const heldExpired = held !== null && now >= Date.parse(held.reservation.expiresAt);
   useEffect(() => {
     if (quantity > maxQty) setQuantity(maxQty);
   }, [quantity, maxQty]);
@@ -171,25 +165,43 @@ export function LiveRoomPage(props: { roomId: string }) {
     document.getElementById('checkout')?.scrollIntoView({ behavior: 'smooth', block: 'start' });
   }
 
+  function showLogin() {
+    document.getElementById('login')?.scrollIntoView({ behavior: 'smooth', block: 'center' });
+  }
+
+  function onReserved(reservation: FlashReservation, slot: FlashSale) {
+    setHolds((h) => ({ ...h, [slot.id]: { reservation, slot } }));
+    setActiveSlot(slot.id);
+    setBuyError(null);
+    setResult(null);
+    document.getElementById('checkout')?.scrollIntoView({ behavior: 'smooth', block: 'start' });
+  }
+
   async function buy(e: FormEvent) {
     e.preventDefault();
-    if (!room || !sku) {
+    const flash = held && !heldExpired ? held : null;
+    if (!room || (!sku && !flash)) {
       setBuyError(t('chooseSku'));
       return;
     }
-    const body = {
-      venue: { type: 'live_room', id: room.id },
-      items: [{ skuId: sku.id, quantity }],
-      recipient: {
-        name: recipient.name.trim(),
-        phone: recipient.phone.trim(),
-        province: recipient.province.trim(),
-        city: recipient.city.trim(),
-        district: recipient.district.trim(),
-        detail: recipient.detail.trim(),
-      },
+    const address = {
+      name: recipient.name.trim(),
+      phone: recipient.phone.trim(),
+      province: recipient.province.trim(),
+      city: recipient.city.trim(),
+      district: recipient.district.trim(),
+      detail: recipient.detail.trim(),
     };
-    const fingerprint = JSON.stringify(body);
+    // A held flash-sale unit is checked out through its reservation, at the flash price.
+    const url = flash ? `/api/flash-sales/reservations/${flash.reservation.id}/checkout` : '/api/orders';
+    const body = flash
+      ? { recipient: address }
+      : {
+          venue: { type: 'live_room', id: room.id },
+          items: [{ skuId: sku!.id, quantity }],
+          recipient: address,
+        };
+    const fingerprint = JSON.stringify({ url, body });
     if (attempt.current?.fingerprint !== fingerprint) {
       attempt.current = { fingerprint, orderKey: newIdempotencyKey(), payKeys: new Map() };
     }
@@ -197,7 +209,7 @@ export function LiveRoomPage(props: { roomId: string }) {
     setBusy(true);
     setBuyError(null);
     try {
-      const order = await api<Order>('POST', '/api/orders', { body, idempotencyKey: current.orderKey });
+      const order = await api<Order>('POST', url, { body, idempotencyKey: current.orderKey });
       setResult({ order, payment: null });
       let payKey = current.payKeys.get(order.id);
       if (!payKey) {
@@ -213,14 +225,18 @@ export function LiveRoomPage(props: { roomId: string }) {
         attempt.current = null;
         setRecipient(EMPTY_RECIPIENT);
         setQuantity(1);
+        if (flash) {
+          setHolds(({ [flash.slot.id]: _paid, ...rest }) => rest);
+          setActiveSlot(null);
+        }
       } else {
         // A definite failure from the provider: a retry is a new payment attempt.
         current.payKeys.delete(order.id);
       }
-      void load();
+      live.refresh();
     } catch (err) {
       setBuyError(errorText(err, t('networkError')));
-      void load();
+      live.refresh();
     } finally {
       setBusy(false);
     }
@@ -233,7 +249,7 @@ export function LiveRoomPage(props: { roomId: string }) {
           <ErrorBanner
             message={loadError.status === 404 ? t('roomNotFound') : loadError.message || t('networkError')}
           />
-          <button type="button" className="btn" onClick={() => void load()}>
+          <button type="button" className="btn" onClick={() => live.refresh()}>
             {t('retry')}
           </button>
         </div>
@@ -274,7 +290,30 @@ export function LiveRoomPage(props: { roomId: string }) {
               </span>
             </div>
             {room.description && <p className="room-desc">{room.description}</p>}
+            <RoomStats
+              viewers={live.state.viewers}
+              likes={live.state.likes}
+              channelState={live.channelState}
+            />
           </section>
+          <RoomBanner status={room.status} />
+
+          {live.state.flash.map((slot) => (
+            <FlashSaleCard
+              key={slot.id}
+              slot={slot}
+              product={room.cart.find((c) => c.productId === slot.productId)}
+              loggedIn={session !== null}
+              live={selling}
+              hold={holds[slot.id]?.reservation}
+              onResume={() => {
+                setActiveSlot(slot.id);
+                document.getElementById('checkout')?.scrollIntoView({ behavior: 'smooth', block: 'start' });
+              }}
+              onReserved={onReserved}
+              onNeedLogin={showLogin}
+            />
+          ))}
 
           {room.pinned && (
             <section className="pinned card" data-testid="pinned-product">
@@ -288,7 +327,14 @@ export function LiveRoomPage(props: { roomId: string }) {
                   {room.pinned.description && <p className="small">{room.pinned.description}</p>}
                 </div>
                 <div className="pinned-side">
-                  <span className="price">{priceRange(room.pinned)}</span>
+                  <span className="price" data-testid="pinned-price">
+                    {priceRange(room.pinned)}
+                  </span>
+                  <span className="muted small" data-testid="pinned-stock">
+                    {totalStock(room.pinned) === 0
+                      ? t('soldOut')
+                      : `${t('stock')} ${totalStock(room.pinned)}`}
+                  </span>
                   <button
                     type="button"
                     className="btn btn-primary"
@@ -302,6 +348,16 @@ export function LiveRoomPage(props: { roomId: string }) {
               </div>
             </section>
           )}
+
+          <CommentPanel
+            comments={live.state.comments}
+            loggedIn={session !== null}
+            authenticated={live.state.authenticated && live.channelState === 'open'}
+            error={live.state.error}
+            onSend={live.comment}
+            onClearError={live.clearError}
+            onLike={live.like}
+          />
 
           <section className="card cart" data-testid="cart">
             <h2 className="cart-title">
@@ -386,8 +442,43 @@ export function LiveRoomPage(props: { roomId: string }) {
           )}
 
           <form className="card checkout" onSubmit={buy} data-testid="checkout-form" noValidate>
-            <h2>{product ? product.title : t('chooseSku')}</h2>
-            {product && (
+            {held && (
+              <div className="flash-held" data-testid="flash-held">
+                <span className="badge badge-flash">{t('flashCheckoutTitle')}</span>
+                <h2>{heldProduct?.title ?? ''}</h2>
+                <p className="small">
+                  {heldSku ? `${heldSku.name} · ` : ''}
+                  {formatFen(held.reservation.unitPriceFen)} × {held.reservation.quantity}
+                </p>
+                {heldExpired ? (
+                  <p className="alert alert-error">{t('flashExpired')}</p>
+                ) : (
+                  <>
+                    <p className="small">{t('flashReserved')}</p>
+                    <p className="small">
+                      {t('flashPayWithin')}{' '}
+                      <strong className="mono" data-testid="flash-hold-countdown">
+                        {countdown(Date.parse(held.reservation.expiresAt) - now)}
+                      </strong>
+                    </p>
+                  </>
+                )}
+                <p className="qty-total">
+                  {t('total')}{' '}
+                  <strong data-testid="line-total">{formatFen(held.reservation.totalFen)}</strong>
+                </p>
+                <button
+                  type="button"
+                  className="link-button small"
+                  data-testid="flash-leave"
+                  onClick={() => setActiveSlot(null)}
+                >
+                  {t('flashLeave')}
+                </button>
+              </div>
+            )}
+            {!held && <h2>{product ? product.title : t('chooseSku')}</h2>}
+            {!held && product && (
               <>
                 <div className="field-label">{t('sku')}</div>
                 <div className="sku-options">
@@ -485,16 +576,32 @@ export function LiveRoomPage(props: { roomId: string }) {
                 type="submit"
                 className="btn btn-primary btn-block btn-buy"
                 data-testid="buy-button"
-                disabled={busy || !selling || !product}
+                disabled={busy || !selling || (held ? heldExpired : !product)}
               >
                 {busy ? t('buying') : t('buyNow')}
               </button>
             ) : null}
           </form>
 
-          {!session && <LoginForm title={t('loginToBuy')} />}
+          {!session && (
+            <div id="login">
+              <LoginForm title={t('loginToBuy')} />
+            </div>
+          )}
         </aside>
       </div>
+      <CouponToasts
+        coupons={live.state.coupons}
+        loggedIn={session !== null}
+        onDismiss={live.dismissCoupon}
+        onNeedLogin={showLogin}
+      />
+      <RainOverlay
+        key={live.state.rain?.rainId ?? 'no-rain'}
+        rain={live.state.rain}
+        loggedIn={session !== null}
+        onNeedLogin={showLogin}
+      />
     </Layout>
   );
 }

@@ -417,3 +417,73 @@ export interface DepositLockResult {
   };
   deposit: CreatorDeposit;
 }
+
+// The live room's promotions (flash sales, coupon drops, red-envelope rains).
+
+export interface FlashSale {
+  id: string;
+  roomId: string;
+  cartItemId: string;
+  productId: string;
+  skuId: string;
+  priceFen: number;
+  listPriceFen: number;
+  quantity: number;
+  perBuyerLimit: number;
+  startsAt: string;
+  endsAt: string;
+  status: 'scheduled' | 'open' | 'ended';
+  remaining: number;
+  soldOut: boolean;
+}
+
+export interface FlashReservation {
+  id: string;
+  slotId: string;
+  skuId: string;
+  quantity: number;
+  unitPriceFen: number;
+  totalFen: number;
+  status: string;
+  orderId: string | null;
+  createdAt: string;
+  expiresAt: string;
+}
+
+export interface Coupon {
+  id: string;
+  issuer: 'shop' | 'platform';
+  shopId: string | null;
+  title: string;
+  amountOffFen: number;
+  minSpendFen: number;
+  remaining: number;
+  liveRoomId: string | null;
+  status: string;
+}
+
+export interface CouponClaim {
+  id: string;
+  couponId: string;
+  status: string;
+}
+
+export interface Rain {
+  id: string;
+  roomId: string;
+  budgetFen: number;
+  count: number;
+  startsAt: string;
+  endsAt: string;
+  status: 'scheduled' | 'open' | 'ended';
+  remaining: number;
+}
+
+export interface GrabbedEnvelope {
+  rainId: string;
+  amountFen: number;
+  couponId: string;
+  couponClaimId: string;
+  minSpendFen: number;
+  validUntil: string;
+}

@@ -74,7 +74,11 @@ export function flashSaleRoutes(app: HttpServer, flash: FlashSaleService): void 
     '/api/live-rooms/:roomId/flash-sales',
     {
       config: { access: 'public' },
-      schema: { tags: ['flash sales'], summary: 'A live room’s flash sales with units left', params: roomParams },
+      schema: {
+        tags: ['flash sales'],
+        summary: 'A live room’s flash sales with units left',
+        params: roomParams,
+      },
     },
     async (req) => ({ items: await flash.listRoomSlots(req.params.roomId) }),
   );
@@ -99,7 +103,7 @@ export function flashSaleRoutes(app: HttpServer, flash: FlashSaleService): void 
           'Answers 201 with a reservation held for PAYMENT_TIMEOUT_MINUTES (check it out and pay within that time), or 409 FLASH_SALE_SOLD_OUT, FLASH_SALE_LIMIT_REACHED or FLASH_SALE_NOT_OPEN. Retry with the same Idempotency-Key to get the same reservation back.',
         headers: idempotencyHeaders,
         params: slotParams,
-        body: z.object({ quantity: z.number().int().min(1).max(99).default(1) }),
+        body: z.object({ quantity: z.number().int().min(1).max(99).describe('units to buy (usually 1)') }),
       },
     },
     async (req, reply) => {
@@ -118,7 +122,11 @@ export function flashSaleRoutes(app: HttpServer, flash: FlashSaleService): void 
     '/api/flash-sales/reservations/:reservationId',
     {
       config: buyerOnly,
-      schema: { tags: ['flash sales'], summary: 'One of your flash-sale reservations', params: reservationParams },
+      schema: {
+        tags: ['flash sales'],
+        summary: 'One of your flash-sale reservations',
+        params: reservationParams,
+      },
     },
     async (req) => flash.getReservation(requirePrincipal(req).accountId, req.params.reservationId),
   );
@@ -129,7 +137,8 @@ export function flashSaleRoutes(app: HttpServer, flash: FlashSaleService): void 
       config: buyerOnly,
       schema: {
         tags: ['flash sales'],
-        summary: 'Check out a reservation: an order at the flash price, to pay before the reservation expires',
+        summary:
+          'Check out a reservation: an order at the flash price, to pay before the reservation expires',
         headers: idempotencyHeaders,
         params: reservationParams,
         body: z.object({ recipient: recipientInputSchema }),

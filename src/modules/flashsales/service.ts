@@ -131,9 +131,13 @@ class SlotLane {
 
 const notOpen = (message: string) => new AppError('FLASH_SALE_NOT_OPEN', message);
 const soldOut = (slotId: string) =>
-  new AppError('FLASH_SALE_SOLD_OUT', `Flash sale ${slotId} is sold out; units held by others may come back if unpaid.`, {
-    slotId,
-  });
+  new AppError(
+    'FLASH_SALE_SOLD_OUT',
+    `Flash sale ${slotId} is sold out; units held by others may come back if unpaid.`,
+    {
+      slotId,
+    },
+  );
 
 /**
  * Flash sales (秒杀) in live rooms. Scheduling moves the slot's units out of the SKU into K
@@ -199,7 +203,8 @@ export class FlashSaleService implements PreReservedStockHolder {
     if (input.perBuyerLimit > input.quantity) {
       throw new AppError('VALIDATION_FAILED', 'body.perBuyerLimit: may not exceed quantity.');
     }
-    if (room.status === 'ended') throw invalidState(`Live room ${room.id} has ended; it cannot hold a flash sale.`);
+    if (room.status === 'ended')
+      throw invalidState(`Live room ${room.id} has ended; it cannot hold a flash sale.`);
     const [item] = await this.p.db
       .select()
       .from(liveRoomItems)
@@ -273,7 +278,11 @@ export class FlashSaleService implements PreReservedStockHolder {
       await tx.insert(flashSaleSlots).values(slot);
       await Promise.all([
         tx.insert(flashSaleBuckets).values(
-          splitEvenly(input.quantity, bucketCount).map((remaining, bucket) => ({ slotId: id, bucket, remaining })),
+          splitEvenly(input.quantity, bucketCount).map((remaining, bucket) => ({
+            slotId: id,
+            bucket,
+            remaining,
+          })),
         ),
         recordEvent(tx, this.p.clock, 'room.flash_sale_scheduled', id, {
           roomId: room.id,
@@ -405,7 +414,11 @@ export class FlashSaleService implements PreReservedStockHolder {
     }
     if (slot.status === 'scheduled' && !lane.opening) {
       lane.opening = true;
-      this.track(this.openSlot(slotId).finally(() => void (lane.opening = false)));
+      this.track(
+        this.openSlot(slotId).finally(() => {
+          lane.opening = false;
+        }),
+      );
     }
     return new Promise((resolve, reject) =>
       lane.commits.push({ buyerId, quantity, key: idempotencyKey, hash, requeues: 0, resolve, reject }),
@@ -434,7 +447,8 @@ export class FlashSaleService implements PreReservedStockHolder {
 
   private evictIdleLanes() {
     const cutoff = Date.now() - 60_000;
-    for (const [id, l] of this.lanes) if (l.lastUsed < cutoff && l.commits.pending === 0) this.lanes.delete(id);
+    for (const [id, l] of this.lanes)
+      if (l.lastUsed < cutoff && l.commits.pending === 0) this.lanes.delete(id);
   }
 
   /** The slot row, cached per node for a second (only its status ever changes). */
@@ -443,7 +457,11 @@ export class FlashSaleService implements PreReservedStockHolder {
     lane.loading ??= (async () => {
       try {
         const [slot] = await this.p.db.select().from(flashSaleSlots).where(eq(flashSaleSlots.id, slotId));
-        if (!slot) throw notFound('FLASH_SALE_NOT_FOUND', 'Flash sale', slotId);
+        if (!slot) {
+          // No lane is kept for an id that names nothing.
+          if (!lane.slot && lane.commits.pending === 0) this.lanes.delete(slotId);
+          throw notFound('FLASH_SALE_NOT_FOUND', 'Flash sale', slotId);
+        }
         lane.slot = slot;
         lane.loadedAt = Date.now();
         return slot;
@@ -481,32 +499,32 @@ export class FlashSaleService implements PreReservedStockHolder {
     this.stats.batches++;
     this.stats.requests += batch.length;
     const again: Purchase[] = [];
-    batch.forEach((p, i) => {
+    for (const [i, p] of batch.entries()) {
       const a = result.answers[i]!;
-      switch (a.kind) {
-        case 'reserved':
-          return p.resolve({ status: 201, body: reservationView(a.row, slot), replayed: false });
-        case 'replay':
-          return a.row.requestHash === p.hash
-            ? p.resolve({ status: 201, body: reservationView(a.row, slot), replayed: true })
-            : p.reject(keyReused());
-        case 'limit':
-          return p.reject(
-            new AppError(
-              'FLASH_SALE_LIMIT_REACHED',
-              `You already hold the most this flash sale allows (${slot.perBuyerLimit} per buyer).`,
-              { perBuyerLimit: slot.perBuyerLimit },
-            ),
-          );
-        case 'sold_out':
-          return p.reject(soldOut(slot.id));
-        case 'retry':
-          if (++p.requeues > MAX_REQUEUES) {
-            return p.reject(new AppError('RATE_LIMITED', 'The flash sale is busy; retry in a moment.'));
-          }
-          again.push(p);
+      if (a.kind === 'reserved') {
+        p.resolve({ status: 201, body: reservationView(a.row, slot), replayed: false });
+      } else if (a.kind === 'replay') {
+        if (a.row.requestHash === p.hash) {
+          p.resolve({ status: 201, body: reservationView(a.row, slot), replayed: true });
+        } else {
+          p.reject(keyReused());
+        }
+      } else if (a.kind === 'limit') {
+        p.reject(
+          new AppError(
+            'FLASH_SALE_LIMIT_REACHED',
+            `You already hold the most this flash sale allows (${slot.perBuyerLimit} per buyer).`,
+            { perBuyerLimit: slot.perBuyerLimit },
+          ),
+        );
+      } else if (a.kind === 'sold_out') {
+        p.reject(soldOut(slot.id));
+      } else if (++p.requeues > MAX_REQUEUES) {
+        p.reject(new AppError('RATE_LIMITED', 'The flash sale is busy; retry in a moment.'));
+      } else {
+        again.push(p);
       }
-    });
+    }
     lane.commits.retry(again);
     if (result.reserved > 0) this.signalUnits(lane, slot.roomId);
     if (result.checkSoldOut) this.track(this.announceSoldOut(slot));
@@ -519,15 +537,23 @@ export class FlashSaleService implements PreReservedStockHolder {
    * did not get their units. Every statement is set-based and its text fixed (the batch travels
    * as one jsonb parameter), so the prepared statements serve every batch size.
    */
-  private async reserveBatch(tx: Tx, slot: SlotRow, batch: Purchase[], maybeSoldOut: boolean): Promise<BatchResult> {
+  private async reserveBatch(
+    tx: Tx,
+    slot: SlotRow,
+    batch: Purchase[],
+    maybeSoldOut: boolean,
+  ): Promise<BatchResult> {
     const now = this.p.clock.now();
     const answers: (Answer | undefined)[] = batch.map(() => undefined);
     const keysJson = JSON.stringify(batch.map((p) => ({ b: p.buyerId, k: p.key })));
+    const buyersJson = JSON.stringify(batch.map((p) => p.buyerId));
+    // `buyer = any(…)` lets the (buyer, key) index find the candidates however large the table grows.
     const priorQuery = tx
       .select()
       .from(flashSaleReservations)
       .where(
-        sql`(${flashSaleReservations.buyerAccountId}, ${flashSaleReservations.idempotencyKey}) in
+        sql`${flashSaleReservations.buyerAccountId} = any(array(select jsonb_array_elements_text(${buyersJson}::jsonb)))
+          and (${flashSaleReservations.buyerAccountId}, ${flashSaleReservations.idempotencyKey}) in
           (select x.b, x.k from jsonb_to_recordset(${keysJson}::jsonb) as x(b text, k text))`,
       );
     let priorRows: ReservationRow[] | undefined;
@@ -722,7 +748,11 @@ export class FlashSaleService implements PreReservedStockHolder {
         from a where b.slot_id = ${slot.id} and b.bucket = a.bucket and a.take > 0
         returning b.bucket, a.take, b.remaining`),
     );
-    return rows.map((r) => ({ bucket: Number(r.bucket), take: Number(r.take), remaining: Number(r.remaining) }));
+    return rows.map((r) => ({
+      bucket: Number(r.bucket),
+      take: Number(r.take),
+      remaining: Number(r.remaining),
+    }));
   }
 
   private signalUnits(lane: SlotLane, roomId: string) {
@@ -827,7 +857,11 @@ export class FlashSaleService implements PreReservedStockHolder {
           .update(flashSaleSlots)
           .set({ status: 'ended', endedAt: now })
           .where(
-            and(eq(flashSaleSlots.id, d.id), ne(flashSaleSlots.status, 'ended'), lte(flashSaleSlots.endsAt, now)),
+            and(
+              eq(flashSaleSlots.id, d.id),
+              ne(flashSaleSlots.status, 'ended'),
+              lte(flashSaleSlots.endsAt, now),
+            ),
           )
           .returning();
         if (!slot) return null;
@@ -963,7 +997,9 @@ export class FlashSaleService implements PreReservedStockHolder {
         orderId: flashSaleReservations.orderId,
       })
       .from(flashSaleReservations)
-      .where(and(inArray(flashSaleReservations.orderId, orderIds), eq(flashSaleReservations.status, 'ordered')));
+      .where(
+        and(inArray(flashSaleReservations.orderId, orderIds), eq(flashSaleReservations.status, 'ordered')),
+      );
     if (held.length === 0) return new Set();
     await this.release(tx, held, 'ordered', `order_${reason}`);
     return new Set(held.map((h) => h.orderId!));
@@ -1065,7 +1101,9 @@ export class FlashSaleService implements PreReservedStockHolder {
         if (lane) lane.maybeSoldOut = false;
       }
     }
-    const ended = [...perEndedSlot.entries()].sort((a, b) => (slots.get(a[0])!.skuId < slots.get(b[0])!.skuId ? -1 : 1));
+    const ended = [...perEndedSlot.entries()].sort((a, b) =>
+      slots.get(a[0])!.skuId < slots.get(b[0])!.skuId ? -1 : 1,
+    );
     for (const [slotId, units] of ended) {
       await tx
         .update(flashSaleSlots)

@@ -278,7 +278,8 @@ export class OrderService {
         recipientAddressMask: recipient.addressMask,
         createdAt: now,
         payDeadline:
-          preReserved?.payDeadline ?? new Date(now.getTime() + this.p.config.PAYMENT_TIMEOUT_MINUTES * MINUTE),
+          preReserved?.payDeadline ??
+          new Date(now.getTime() + this.p.config.PAYMENT_TIMEOUT_MINUTES * MINUTE),
         paidAt: null,
         shippedAt: null,
         deliveredAt: null,

@@ -81,6 +81,13 @@ const rainNotFound = (id: string) => notFound('RAIN_NOT_FOUND', 'Red-envelope ra
  * so checkout and the ledger's platform coupon funding treat it like any platform coupon.
  */
 export class RoomPromotionService {
+  /**
+   * Rains this node has seen ended, with their start and end. Ended is final, so once a rain
+   * has run dry the flood of late taps is answered with one small read (has this buyer an
+   * envelope?) instead of the grab statement.
+   */
+  private readonly endedRains = new Map<string, { startsAt: Date; endsAt: Date }>();
+
   constructor(
     private readonly p: Platform,
     private readonly rooms: Pick<VenueService, 'getRoomForViewer'>,
@@ -277,6 +284,14 @@ export class RoomPromotionService {
     const at = now.toISOString();
     const validUntil = new Date(now.getTime() + ENVELOPE_COUPON_DAYS * DAY);
     const until = validUntil.toISOString();
+    const ended = this.endedRains.get(rainId);
+    if (ended) {
+      const [mine] = await this.p.db
+        .select({ amountFen: redEnvelopes.amountFen })
+        .from(redEnvelopes)
+        .where(and(eq(redEnvelopes.rainId, rainId), eq(redEnvelopes.buyerAccountId, buyerId)));
+      throw await this.grabRefusal(rainId, { status: 'ended', ...ended, mine: mine?.amountFen ?? null }, now);
+    }
     const couponId = newId('coupon');
     const couponClaimId = newId('couponClaim');
     let state: RainState | undefined;
@@ -360,6 +375,10 @@ export class RoomPromotionService {
 
   private async grabRefusal(rainId: string, r: RainState | undefined, now: Date): Promise<AppError> {
     if (!r) return rainNotFound(rainId);
+    if (r.status === 'ended' && !this.endedRains.has(rainId)) {
+      if (this.endedRains.size >= 10_000) this.endedRains.clear();
+      this.endedRains.set(rainId, { startsAt: r.startsAt, endsAt: r.endsAt });
+    }
     if (r.startsAt > now) {
       return new AppError('RAIN_NOT_OPEN', `The rain starts at ${r.startsAt.toISOString()}.`, {
         rainId,
