@@ -101,6 +101,7 @@ describe('the live-room channel', () => {
     }
     const back = await ChannelClient.open(base, w.room.id, last);
     await back.next((i) => i.type === 'resumed');
+    await back.next((i) => i.type === 'counters' && i.data.viewers >= 1);
     const missed = await back.next((i) => i.type === 'pinned' && i.data.itemId === null);
     expect(back.items.filter((i) => i.type === 'pinned').map((i) => i.data.itemId)).toEqual([
       w.item.id,

@@ -197,7 +197,9 @@ describe('red-envelope rain', () => {
     await viewer.next((i) => i.type === 'snapshot');
     const budgetFen = 1_000_000;
     const rain = await rainIn(w, { budgetFen, count: 10_000, durationSeconds: 120 });
+    let w1 = Date.now();
     const buyers = await bulkBuyers(20_000);
+    console.log('TIMING bulk', Date.now() - w1);
 
     // On PostgreSQL every grab goes through HTTP (app.http.inject). PGlite runs one statement
     // at a time, and the session lookup HTTP adds per new viewer would take the test to ~90 s,
@@ -220,7 +222,9 @@ describe('red-envelope rain', () => {
     };
     const results: Result[] = [];
     for (let i = 0; i < buyers.length; i += 2_000) {
+      const c0 = process.cpuUsage(); const w0 = Date.now();
       results.push(...(await Promise.all(buyers.slice(i, i + 2_000).map(grabAs))));
+      const c1 = process.cpuUsage(c0); console.log('TIMING', i, Date.now() - w0, Math.round((c1.user + c1.system) / 1000));
     }
     const won = results.filter((r) => r.status === 201);
     const refused = results.filter((r) => r.status !== 201);

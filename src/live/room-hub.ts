@@ -125,7 +125,11 @@ export class RoomHub {
       await ch.ready;
       if (lastEventId !== undefined && lastEventId >= ch.floor) {
         const missed = ch.ring.filter((e) => e.seq > lastEventId).map(eventItem);
-        this.flushBacklog(viewer, [{ type: 'resumed', data: { from: lastEventId } }, ...missed]);
+        this.flushBacklog(viewer, [
+          { type: 'resumed', data: { from: lastEventId } },
+          ...missed,
+          { type: 'counters', data: this.counters(ch) },
+        ]);
       } else {
         const at = this.lastSeq;
         const snap = await this.d.loadSnapshot(roomId);
@@ -297,13 +301,17 @@ export class RoomHub {
     await Promise.all(work);
   }
 
-  private flush(ch: RoomChannel) {
-    const counters = {
+  private counters(ch: RoomChannel) {
+    return {
       viewers: this.totalViewers(ch),
       likes: ch.likes,
       stock: ch.stock,
       ...(Object.keys(ch.flash).length > 0 ? { flash: ch.flash } : {}),
     };
+  }
+
+  private flush(ch: RoomChannel) {
+    const counters = this.counters(ch);
     const key = JSON.stringify(counters);
     const items = ch.pending;
     if (key !== ch.lastCounters) {

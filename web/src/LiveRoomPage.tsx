@@ -327,14 +327,16 @@ export function LiveRoomPage(props: { roomId: string }) {
                   {room.pinned.description && <p className="small">{room.pinned.description}</p>}
                 </div>
                 <div className="pinned-side">
-                  <span className="price" data-testid="pinned-price">
-                    {priceRange(room.pinned)}
-                  </span>
-                  <span className="muted small" data-testid="pinned-stock">
-                    {totalStock(room.pinned) === 0
-                      ? t('soldOut')
-                      : `${t('stock')} ${totalStock(room.pinned)}`}
-                  </span>
+                  <div className="pinned-price-row">
+                    <span className="price" data-testid="pinned-price">
+                      {priceRange(room.pinned)}
+                    </span>
+                    <span className="muted small" data-testid="pinned-stock">
+                      {totalStock(room.pinned) === 0
+                        ? t('soldOut')
+                        : `${t('stock')} ${totalStock(room.pinned)}`}
+                    </span>
+                  </div>
                   <button
                     type="button"
                     className="btn btn-primary"

@@ -87,6 +87,8 @@ export class RoomPromotionService {
    * envelope?) instead of the grab statement.
    */
   private readonly endedRains = new Map<string, { startsAt: Date; endsAt: Date }>();
+  /** A sweep this node runs for a rain found empty, which other grabs finding it empty await. */
+  private readonly closing = new Map<string, Promise<number>>();
 
   constructor(
     private readonly p: Platform,
@@ -375,10 +377,7 @@ export class RoomPromotionService {
 
   private async grabRefusal(rainId: string, r: RainState | undefined, now: Date): Promise<AppError> {
     if (!r) return rainNotFound(rainId);
-    if (r.status === 'ended' && !this.endedRains.has(rainId)) {
-      if (this.endedRains.size >= 10_000) this.endedRains.clear();
-      this.endedRains.set(rainId, { startsAt: r.startsAt, endsAt: r.endsAt });
-    }
+    if (r.status === 'ended') this.rememberEnded({ id: rainId, ...r });
     if (r.startsAt > now) {
       return new AppError('RAIN_NOT_OPEN', `The rain starts at ${r.startsAt.toISOString()}.`, {
         rainId,
@@ -398,8 +397,16 @@ export class RoomPromotionService {
         { rainId, amountFen: Number(r.mine) },
       );
     }
-    // The first viewer to find the rain empty closes it (and announces the total).
-    if (r.status !== 'ended') await this.sweepRains(rainId);
+    // The first viewer to find the rain empty closes it (and announces the total); the others
+    // on this node wait for that instead of each trying again.
+    if (r.status !== 'ended') {
+      let closing = this.closing.get(rainId);
+      if (!closing) {
+        closing = this.sweepRains(rainId).finally(() => this.closing.delete(rainId));
+        this.closing.set(rainId, closing);
+      }
+      await closing;
+    }
     return new AppError('RAIN_EMPTY', 'Every envelope of this rain has been grabbed.', { rainId });
   }
 
@@ -451,12 +458,20 @@ export class RoomPromotionService {
             ),
           ),
         )
-        .returning({ id: redEnvelopeRains.id, roomId: redEnvelopeRains.roomId });
+        .returning();
       for (const r of ended) await this.closeRain(tx, r);
-      return opened.length + ended.length;
+      return { opened, ended };
     });
-    if (changed > 0) this.p.outbox.wake();
-    return changed;
+    for (const r of changed.ended) this.rememberEnded(r);
+    const n = changed.opened.length + changed.ended.length;
+    if (n > 0) this.p.outbox.wake();
+    return n;
+  }
+
+  private rememberEnded(r: { id: string; startsAt: Date; endsAt: Date }): void {
+    if (this.endedRains.has(r.id)) return;
+    if (this.endedRains.size >= 10_000) this.endedRains.clear();
+    this.endedRains.set(r.id, { startsAt: r.startsAt, endsAt: r.endsAt });
   }
 
   private async announceStart(tx: Tx, r: RainRow): Promise<void> {
