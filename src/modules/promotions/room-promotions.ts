@@ -203,6 +203,15 @@ export class RoomPromotionService {
     if (room.status !== 'live') {
       throw invalidState(`Live room ${roomId} is ${room.status}; a rain starts while it is live.`);
     }
+    // The platform funds rains: a creator spends at most the configured cap per rain; larger
+    // campaigns are started by an operator.
+    const cap = this.p.config.RAIN_CREATOR_MAX_BUDGET_FEN;
+    if (!principal.roles.includes('operator') && input.budgetFen > cap) {
+      throw new AppError(
+        'VALIDATION_FAILED',
+        `body.budgetFen: a creator's rain is platform-funded up to ${cap} fen; ask an operator for a larger one.`,
+      );
+    }
     if (input.count > input.budgetFen) {
       throw new AppError(
         'VALIDATION_FAILED',
