@@ -28,16 +28,20 @@ export interface FlashLoadResult {
   latencies: number[];
 }
 
-export function runFlashLoad(load: FlashLoad): Promise<FlashLoadResult> {
+/** Runs the crowd in a worker; `onWarm` is called when every buyer is connected, just before the sale. */
+export function runFlashLoad(load: FlashLoad, onWarm?: () => void): Promise<FlashLoadResult> {
   return new Promise((resolve, reject) => {
     const boot = `import('tsx/esm/api').then(({ tsImport }) => tsImport(${JSON.stringify(import.meta.url)}, ${JSON.stringify(import.meta.url)}))`;
     const w = new Worker(boot, { eval: true, workerData: load });
-    w.once('message', resolve);
+    w.on('message', (m: { warm?: true; result?: FlashLoadResult }) => {
+      if (m.warm) onWarm?.();
+      else resolve(m.result!);
+    });
     w.once('error', reject);
   });
 }
 
-async function drive(load: FlashLoad): Promise<FlashLoadResult> {
+async function drive(load: FlashLoad, warm: () => void): Promise<FlashLoadResult> {
   const dispatcher = new Agent({
     connections: load.tokens.length,
     keepAliveTimeout: 60_000,
@@ -54,6 +58,7 @@ async function drive(load: FlashLoad): Promise<FlashLoadResult> {
       await res.body.text();
     }),
   );
+  warm();
 
   const latencies: number[] = [];
   let purchases = 0;
@@ -116,5 +121,7 @@ async function drive(load: FlashLoad): Promise<FlashLoadResult> {
 
 if (parentPort && workerData) {
   const port = parentPort;
-  drive(workerData as FlashLoad).then((r) => port.postMessage(r));
+  drive(workerData as FlashLoad, () => port.postMessage({ warm: true })).then((result) =>
+    port.postMessage({ result }),
+  );
 }

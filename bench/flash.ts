@@ -25,6 +25,7 @@ const UNITS = Number(process.env.BENCH_UNITS ?? 10_000);
 const BUYERS = Number(process.env.BENCH_BUYERS ?? 5_000);
 const LIMIT = Number(process.env.BENCH_LIMIT ?? 5);
 const MAX_SECONDS = Number(process.env.BENCH_MAX_SECONDS ?? 120);
+const SERIAL_UNITS = Number(process.env.BENCH_SERIAL_UNITS ?? 2_000);
 
 const app = await benchApp();
 const { services, platform } = app;
@@ -88,13 +89,13 @@ for (let i = 0; i < BUYERS; i += 200) {
 await vacuumAnalyze(app);
 
 // --- the naive technique: BUYERS concurrent buyers, each one transaction per purchase on the one stock row
-async function naiveSale() {
+async function naiveSale(concurrency: number) {
   let sold = 0;
   let last = 0;
   let errors = 0;
   const started = performance.now();
   await Promise.all(
-    Array.from({ length: BUYERS }, async () => {
+    Array.from({ length: concurrency }, async () => {
       for (;;) {
         try {
           const got = await db.transaction(async (tx) => {
@@ -130,8 +131,12 @@ async function naiveSale() {
 console.log(
   `naive: ${BUYERS} concurrent buyers on one stock row of ${UNITS} (pool of ${poolMax} connections)…`,
 );
-const naive = await naiveSale();
+const naive = await naiveSale(BUYERS);
 console.log(`naive: ${naive.sold} sold in ${naive.seconds.toFixed(2)} s → ${round(naive.tps)} per s`);
+// For context: the same row with one buyer at a time (no lock queue), the best a single row does.
+await services.catalog.adjustStock(shop.id, naiveSku, SERIAL_UNITS);
+const serial = await naiveSale(1);
+console.log(`naive, one buyer at a time: ${serial.sold} sold → ${round(serial.tps)} per s`);
 
 // --- the flash sale through HTTP
 const now = new Date();
@@ -197,9 +202,11 @@ console.log(
     oversold,
     naive_tps: round(naive.tps),
     naive_sold: naive.sold,
+    naive_serial_tps: round(serial.tps),
     naive_stock_left: naiveLeft?.stock ?? null,
     naive_note: `same ${BUYERS} concurrent buyers as direct SQL transactions, limited by the pool of ${poolMax} connections (the server's own pool size)`,
     ratio: round(purchasesPerSecond / naive.tps, 2),
+    ratio_vs_serial: round(purchasesPerSecond / serial.tps, 2),
     target: 'ratio >= 3, oversold = 0',
   }),
 );
