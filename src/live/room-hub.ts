@@ -38,6 +38,7 @@ export interface Viewer {
 }
 
 const RING = 1_000;
+const COUNTERS_EVERY_MS = 500;
 const PRESENCE_TTL_MS = 3_000;
 const STOCK_REFRESH_MS = 2_000;
 const IDLE_ROOM_MS = 5 * 60_000;
@@ -61,6 +62,7 @@ class RoomChannel {
   flashDirty = true;
   flashReadAt = 0;
   lastCounters = '';
+  countersAt = 0;
   lastPresenceSent = -1;
   idleSince = 0;
   ready: Promise<void> | null = null;
@@ -314,9 +316,13 @@ export class RoomHub {
     const counters = this.counters(ch);
     const key = JSON.stringify(counters);
     const items = ch.pending;
-    if (key !== ch.lastCounters) {
+    // Counters ride along with a tick's events for free; on their own they go out at most
+    // every COUNTERS_EVERY_MS, so a busy like button does not add a frame per tick.
+    const now = Date.now();
+    if (key !== ch.lastCounters && (items.length > 0 || now - ch.countersAt >= COUNTERS_EVERY_MS)) {
       items.push({ type: 'counters', data: counters });
       ch.lastCounters = key;
+      ch.countersAt = now;
     }
     if (items.length === 0) return;
     ch.pending = [];

@@ -58,7 +58,7 @@ const envSchema = z.object({
   /** This node's name in presence counts; defaults to host and pid. */
   NODE_ID: z.string().min(1).max(100).optional(),
   /** Live-channel fan-out tick: a room's events and counters of a tick go out as one frame. */
-  LIVE_TICK_MS: z.coerce.number().int().min(5).max(1000).default(50),
+  LIVE_TICK_MS: z.coerce.number().int().min(5).max(1000).default(100),
   /** Largest platform-funded red-envelope rain a creator may start (operators have no cap). */
   RAIN_CREATOR_MAX_BUDGET_FEN: z.coerce.number().int().min(0).default(100_000),
   /** Technical service fee for a category without a rate of its own, in basis points (2 %). */
