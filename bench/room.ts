@@ -35,9 +35,16 @@ const mk = (login: string, roles: ('buyer' | 'merchant' | 'creator' | 'operator'
 const operator = await mk('op', ['operator']);
 const merchant = await mk('merchant', ['merchant']);
 const creator = await mk('creator', ['buyer', 'creator']);
-const shop = await services.catalog.createShop(merchant.id, { name: `直播压测小店${tag}`, qualification: 'bench' });
+const shop = await services.catalog.createShop(merchant.id, {
+  name: `直播压测小店${tag}`,
+  qualification: 'bench',
+});
 await services.catalog.reviewShop(operator.id, shop.id, 'approve');
-const category = await services.catalog.ensureCategory(platform.db, { slug: 'beauty', nameZh: '美妆个护', nameEn: 'Beauty' });
+const category = await services.catalog.ensureCategory(platform.db, {
+  slug: 'beauty',
+  nameZh: '美妆个护',
+  nameEn: 'Beauty',
+});
 await services.creators.setSharingPermission(operator.id, creator.id, true, 'bench');
 const room = await services.venues.createLiveRoom(creator.id, { title: '万人直播间', description: '' });
 const product = await services.catalog.createProduct(shop.id, {
@@ -129,7 +136,15 @@ const out = {
   delay_max_ms: pct(100),
   viewers_cut_off: result.closedEarly,
   purchases_per_s: purchases ? round(purchases.latencies.length / purchases.elapsed, 1) : 0,
-  purchase_p50_ms: purchases ? round(percentile([...purchases.latencies].sort((a, b) => a - b), 50), 1) : 0,
+  purchase_p50_ms: purchases
+    ? round(
+        percentile(
+          [...purchases.latencies].sort((a, b) => a - b),
+          50,
+        ),
+        1,
+      )
+    : 0,
   target_p99_ms: TARGET_P99_MS,
   met: pct(99) < TARGET_P99_MS,
 };

@@ -6,8 +6,8 @@ import { TestClock } from '../src/platform/clock.js';
 import { type Config, loadConfig } from '../src/platform/config.js';
 import { type Database, openDatabase } from '../src/platform/db.js';
 import { ephemeralMasterKey, type MasterKeyProvider } from '../src/platform/keys.js';
-import { signPayload } from '../src/platform/signing.js';
 import { createLogger } from '../src/platform/logger.js';
+import { signPayload } from '../src/platform/signing.js';
 
 /**
  * Test harness: every test file shares one database per process (PGlite in memory, or the

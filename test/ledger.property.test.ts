@@ -327,7 +327,9 @@ describe('ledger properties', () => {
         numRuns: Number(process.env.LEDGER_PROPERTY_RUNS ?? 12),
         endOnFailure: true,
         // LEDGER_PROPERTY_EXAMPLE='[price, bps, steps]' replays a counterexample first.
-        examples: process.env.LEDGER_PROPERTY_EXAMPLE ? [JSON.parse(process.env.LEDGER_PROPERTY_EXAMPLE)] : [],
+        examples: process.env.LEDGER_PROPERTY_EXAMPLE
+          ? [JSON.parse(process.env.LEDGER_PROPERTY_EXAMPLE)]
+          : [],
       },
     );
   }, 600_000);

@@ -548,7 +548,8 @@ export class LedgerService {
     const r = result[0];
     const n = r?.n ?? 0;
     if (n > 0) this.p.log.debug({ settled: n, what, journalId: jid }, 'settlement batch');
-    const last = r?.last_id && r.last_at ? { at: new Date(r.last_at).toISOString(), orderId: r.last_id } : null;
+    const last =
+      r?.last_id && r.last_at ? { at: new Date(r.last_at).toISOString(), orderId: r.last_id } : null;
     return { n, last };
   }
 
