@@ -75,9 +75,9 @@ async function bareSql() {
     );
     const price = (Array.isArray(r) ? r[0] : (r as any).rows[0])?.price_fen ?? 1990;
     await tx.execute(sql`
-      insert into orders (id, shop_id, buyer_account_id, status, total_fen, venue_type, venue_id, creator_account_id,
+      insert into orders (id, shop_id, buyer_account_id, status, total_fen, payable_fen, venue_type, venue_id, creator_account_id,
         recipient_id, recipient_name_mask, recipient_phone_mask, recipient_address_mask, created_at, pay_deadline)
-      values (${newId('order')}, ${shop.id}, ${merchant.id}, 'pending_payment', ${price}, 'live_room', ${room.id}, ${creator.id},
+      values (${newId('order')}, ${shop.id}, ${merchant.id}, 'pending_payment', ${price}, ${price}, 'live_room', ${room.id}, ${creator.id},
         'rcp_bench', '王*', '139****5678', '浙江省杭州市西湖区****', ${now}, ${now})`);
   });
 }

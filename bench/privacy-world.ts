@@ -361,11 +361,11 @@ export async function loadChunk(
         1 + ((a.g * 7) % 3)::int as qty
       from aged a cross join p`);
     await tx.execute(sql`
-      insert into orders (id, shop_id, buyer_account_id, status, total_fen, venue_type, venue_id,
+      insert into orders (id, shop_id, buyer_account_id, status, total_fen, payable_fen, venue_type, venue_id,
         creator_account_id, recipient_id, recipient_name_mask, recipient_phone_mask, recipient_address_mask,
         created_at, pay_deadline, paid_at, shipped_at, delivered_at, completed_at, cancelled_at, cancel_reason,
         carrier, tracking_no)
-      select id, ${w.shopId}, buyer, status, price * qty, 'live_room', ${w.roomId}, ${w.creatorId},
+      select id, ${w.shopId}, buyer, status, price * qty, price * qty, 'live_room', ${w.roomId}, ${w.creatorId},
         rid, rname, rphone, raddr,
         created, created + interval '15 minutes',
         case when status <> 'cancelled' then created + least(age_ms / 10, 60000 + (g % 540) * 1000) * interval '1 millisecond' end,
@@ -378,10 +378,11 @@ export async function loadChunk(
         case when status in ('shipped', 'delivered', 'completed') then 'PV' || lpad(g::text, 12, '0') end
       from bulk_src`);
     await tx.execute(sql`
-      insert into order_lines (id, order_id, shop_id, product_id, sku_id, title, sku_name, unit_price_fen,
-        quantity, line_total_fen, commission_plan, commission_bps)
-      select line_id, id, ${w.shopId}, pid, sid, title, sname, price, qty, price * qty, 'open', 1500
-      from bulk_src`);
+      insert into order_lines (id, order_id, shop_id, product_id, sku_id, category_id, title, sku_name, unit_price_fen,
+        quantity, line_total_fen, paid_fen, commission_plan, commission_bps)
+      select b.line_id, b.id, ${w.shopId}, b.pid, b.sid, pr.category_id, b.title, b.sname, b.price, b.qty,
+        b.price * b.qty, b.price * b.qty, 'open', 1500
+      from bulk_src b join products pr on pr.id = b.pid`);
   });
 }
 
