@@ -46,7 +46,8 @@ async function main(): Promise<void> {
   if (demo) {
     lines.push(
       `  Live room (buyer): ${url}/live/${demo.liveRoomId}`,
-      `  Merchant orders:   ${url}/merchant/orders`,
+      `  Merchant orders:   ${url}/merchant/orders    finance: ${url}/merchant/finance`,
+      `  Creator commission: ${url}/creator/commission`,
     );
     lines.push(`  Demo logins (password for all: ${demo.password}):`);
     for (const l of demo.logins) lines.push(`    ${l.role.padEnd(10)} ${l.login}`);
