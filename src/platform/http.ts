@@ -5,6 +5,7 @@ import scalar from '@scalar/fastify-api-reference';
 import Fastify, {
   type FastifyError,
   type FastifyInstance,
+  type FastifyReply,
   type FastifyRequest,
   LogController,
 } from 'fastify';
@@ -182,4 +183,13 @@ export async function createHttpServer(opts: {
 
 export function routeTable(app: HttpServer): RouteEntry[] {
   return (app as unknown as Record<symbol, RouteEntry[]>)[ROUTE_TABLE] ?? [];
+}
+
+/** Answers an idempotent use case: its stored status and body, flagged when it was a replay. */
+export function sendIdempotent<T>(
+  reply: FastifyReply,
+  result: { status: number; body: T; replayed: boolean },
+) {
+  if (result.replayed) reply.header('idempotent-replayed', 'true');
+  return reply.code(result.status).send(result.body);
 }

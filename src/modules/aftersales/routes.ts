@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { requirePrincipal } from '../../platform/auth.js';
-import type { HttpServer } from '../../platform/http.js';
+import { type HttpServer, sendIdempotent } from '../../platform/http.js';
 import { fenSchema, idempotencyHeaders, idOf, pageQuery, shopIdParams } from '../../platform/schemas.js';
 import { CARRIERS } from '../orders/routes.js';
 import {
@@ -170,8 +170,7 @@ export function afterSalesRoutes(app: HttpServer, aftersales: AfterSalesService)
         caseId,
         req.headers['idempotency-key'],
       );
-      if (result.replayed) reply.header('idempotent-replayed', 'true');
-      return reply.code(result.status).send(result.body);
+      return sendIdempotent(reply, result);
     },
   );
 
@@ -213,8 +212,7 @@ export function afterSalesRoutes(app: HttpServer, aftersales: AfterSalesService)
         caseId,
         req.headers['idempotency-key'],
       );
-      if (result.replayed) reply.header('idempotent-replayed', 'true');
-      return reply.code(result.status).send(result.body);
+      return sendIdempotent(reply, result);
     },
   );
 
@@ -264,8 +262,7 @@ export function afterSalesRoutes(app: HttpServer, aftersales: AfterSalesService)
         req.body,
         req.headers['idempotency-key'],
       );
-      if (result.replayed) reply.header('idempotent-replayed', 'true');
-      return reply.code(result.status).send(result.body);
+      return sendIdempotent(reply, result);
     },
   );
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { requirePrincipal } from '../../platform/auth.js';
-import type { HttpServer } from '../../platform/http.js';
+import { type HttpServer, sendIdempotent } from '../../platform/http.js';
 import { fenSchema, idempotencyHeaders, idOf, shopIdParams } from '../../platform/schemas.js';
 import { recipientInputSchema } from '../privacy/service.js';
 import type { FlashSaleService } from './service.js';
@@ -113,8 +113,7 @@ export function flashSaleRoutes(app: HttpServer, flash: FlashSaleService): void 
         req.body.quantity,
         req.headers['idempotency-key'],
       );
-      if (result.replayed) reply.header('idempotent-replayed', 'true');
-      return reply.code(result.status).send(result.body);
+      return sendIdempotent(reply, result);
     },
   );
 
@@ -151,8 +150,7 @@ export function flashSaleRoutes(app: HttpServer, flash: FlashSaleService): void 
         req.body.recipient,
         req.headers['idempotency-key'],
       );
-      if (result.replayed) reply.header('idempotent-replayed', 'true');
-      return reply.code(result.status).send(result.body);
+      return sendIdempotent(reply, result);
     },
   );
 }

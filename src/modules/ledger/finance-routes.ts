@@ -1,9 +1,8 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { requirePrincipal } from '../../platform/auth.js';
 import { AppError } from '../../platform/errors.js';
-import type { HttpServer } from '../../platform/http.js';
-import type { IdempotentResult } from '../../platform/idempotency.js';
+import { type HttpServer, sendIdempotent } from '../../platform/http.js';
 import { fenSchema, idempotencyHeaders, idOf, pageQuery, shopIdParams } from '../../platform/schemas.js';
 import type { DepositService } from './deposits.js';
 import type { PayoutOwner, PayoutService } from './payouts.js';
@@ -41,11 +40,6 @@ async function idempotencyKeyFirst(req: FastifyRequest): Promise<void> {
       `headers.idempotency-key: ${parsed.error.issues[0]?.message ?? 'invalid'}`,
     );
   }
-}
-
-function sendIdempotent<T>(reply: FastifyReply, result: IdempotentResult<T>) {
-  if (result.replayed) reply.header('idempotent-replayed', 'true');
-  return reply.code(result.status).send(result.body);
 }
 
 const me = (req: FastifyRequest): PayoutOwner => ({ kind: 'creator', id: requirePrincipal(req).accountId });

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { requirePrincipal } from '../../platform/auth.js';
 import type { Db } from '../../platform/db.js';
 import { AppError } from '../../platform/errors.js';
-import type { HttpServer } from '../../platform/http.js';
+import { type HttpServer, sendIdempotent } from '../../platform/http.js';
 import { idempotencyHeaders, idOf, pageQuery, shopIdParams } from '../../platform/schemas.js';
 import { registerSignedWebhook } from '../../platform/webhooks.js';
 import type { AuditLog } from '../audit/service.js';
@@ -63,8 +63,7 @@ export function orderRoutes(app: HttpServer, orders: OrderService, deps: OrderRo
     async (req, reply) => {
       const buyerId = requirePrincipal(req).accountId;
       const result = await orders.createOrder(buyerId, req.body, req.headers['idempotency-key']);
-      if (result.replayed) reply.header('idempotent-replayed', 'true');
-      return reply.code(result.status).send(result.body);
+      return sendIdempotent(reply, result);
     },
   );
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { requirePrincipal } from '../../platform/auth.js';
 import { AppError } from '../../platform/errors.js';
-import type { HttpServer } from '../../platform/http.js';
+import { type HttpServer, sendIdempotent } from '../../platform/http.js';
 import { idempotencyHeaders, idOf } from '../../platform/schemas.js';
 import { registerSignedWebhook } from '../../platform/webhooks.js';
 import type { PaymentService } from './service.js';
@@ -26,8 +26,7 @@ export function paymentRoutes(app: HttpServer, payments: PaymentService, webhook
         req.params.orderId,
         req.headers['idempotency-key'],
       );
-      if (result.replayed) reply.header('idempotent-replayed', 'true');
-      return reply.code(result.status).send(result.body);
+      return sendIdempotent(reply, result);
     },
   );
 
