@@ -235,3 +235,42 @@ export async function shipAndDeliver(t: TestContext, shopId: string, merchantTok
   if (delivered.statusCode !== 200) throw new Error(`deliver: ${delivered.statusCode} ${delivered.body}`);
   await t.app.platform.outbox.drain();
 }
+
+/** A paid order of one SKU bought in the world's live room; the payment is booked (outbox drained). */
+export async function paidRoomOrder(
+  t: TestContext,
+  w: { room: { id: string }; sku: { id: string } },
+  buyerToken: string,
+  quantity = 1,
+): Promise<string> {
+  const created = await checkout(t, buyerToken, {
+    venue: { type: 'live_room', id: w.room.id },
+    items: [{ skuId: w.sku.id, quantity }],
+    recipient: recipient(),
+  });
+  if (created.statusCode !== 201) throw new Error(`checkout: ${created.statusCode} ${created.body}`);
+  const orderId = created.json().id as string;
+  const paid = await pay(t, buyerToken, orderId);
+  if (paid.statusCode !== 200) throw new Error(`pay: ${paid.statusCode} ${paid.body}`);
+  await t.app.paymentProvider.settle();
+  await t.app.platform.outbox.drain();
+  return orderId;
+}
+
+/** A paid order shipped, delivered and received by its buyer (completed), events delivered. */
+export async function completedRoomOrder(
+  t: TestContext,
+  w: { room: { id: string }; sku: { id: string }; shop: { id: string }; merchant: { token: string } },
+  buyerToken: string,
+): Promise<string> {
+  const orderId = await paidRoomOrder(t, w, buyerToken);
+  await shipAndDeliver(t, w.shop.id, w.merchant.token, orderId);
+  const done = await t.request({
+    method: 'POST',
+    url: `/api/orders/${orderId}/confirm-receipt`,
+    token: buyerToken,
+  });
+  if (done.statusCode !== 200) throw new Error(`confirm receipt: ${done.statusCode} ${done.body}`);
+  await t.app.platform.outbox.drain();
+  return orderId;
+}

@@ -4,11 +4,9 @@ import { creatorAccount, PLATFORM, shopAccount } from '../src/modules/ledger/acc
 import { DAY, MINUTE } from '../src/platform/clock.js';
 import { inTransaction } from '../src/platform/tx.js';
 import {
-  checkout,
-  pay,
-  recipient,
+  completedRoomOrder,
+  paidRoomOrder,
   sellingWorld,
-  shipAndDeliver,
   startTestApp,
   type TestContext,
   unique,
@@ -23,34 +21,11 @@ afterAll(() => t.close());
 
 type World = Awaited<ReturnType<typeof sellingWorld>>;
 
-async function paidOrder(w: World, buyerToken: string, quantity = 1): Promise<string> {
-  const created = await checkout(t, buyerToken, {
-    venue: { type: 'live_room', id: w.room.id },
-    items: [{ skuId: w.sku.id, quantity }],
-    recipient: recipient(),
-  });
-  expect(created.statusCode, created.body).toBe(201);
-  const orderId = created.json().id as string;
-  expect((await pay(t, buyerToken, orderId)).statusCode).toBe(200);
-  await t.app.paymentProvider.settle();
-  await t.app.platform.outbox.drain();
-  return orderId;
-}
+const paidOrder = (w: World, buyerToken: string) => paidRoomOrder(t, w, buyerToken);
 
 const money = (orderId: string) => t.app.services.ledger.orderMoneyOf(t.app.platform.db, orderId);
 
-async function completedOrder(w: World, buyer: { token: string }) {
-  const orderId = await paidOrder(w, buyer.token);
-  await shipAndDeliver(t, w.shop.id, w.merchant.token, orderId);
-  const done = await t.request({
-    method: 'POST',
-    url: `/api/orders/${orderId}/confirm-receipt`,
-    token: buyer.token,
-  });
-  expect(done.statusCode, done.body).toBe(200);
-  await t.app.platform.outbox.drain();
-  return orderId;
-}
+const completedOrder = (w: World, buyer: { token: string }) => completedRoomOrder(t, w, buyer.token);
 
 const settle = async () => (await t.app.platform.jobs.runNow('ledger.settle'))['ledger.settle'];
 

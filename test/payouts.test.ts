@@ -5,16 +5,7 @@ import { PLATFORM } from '../src/modules/ledger/accounts.js';
 import { ledgerJournals, payouts } from '../src/modules/ledger/schema.js';
 import { DAY } from '../src/platform/clock.js';
 import { inTransaction } from '../src/platform/tx.js';
-import {
-  checkout,
-  pay,
-  recipient,
-  sellingWorld,
-  shipAndDeliver,
-  startTestApp,
-  type TestContext,
-  unique,
-} from './harness.js';
+import { completedRoomOrder, sellingWorld, startTestApp, type TestContext, unique } from './harness.js';
 
 let t: TestContext;
 beforeAll(async () => {
@@ -37,27 +28,11 @@ async function expectBooksBalance() {
 }
 
 /** A completed order: paid, shipped, delivered, receipt confirmed. */
-async function completedOrder(w: World, buyerToken: string) {
-  const created = await checkout(t, buyerToken, {
-    venue: { type: 'live_room', id: w.room.id },
-    items: [{ skuId: w.sku.id, quantity: 1 }],
-    recipient: recipient(),
-  });
-  expect(created.statusCode, created.body).toBe(201);
-  const orderId = created.json().id as string;
-  expect((await pay(t, buyerToken, orderId)).statusCode).toBe(200);
-  await t.app.paymentProvider.settle();
-  await t.app.platform.outbox.drain();
-  await shipAndDeliver(t, w.shop.id, w.merchant.token, orderId);
-  await ok(t.request({ method: 'POST', url: `/api/orders/${orderId}/confirm-receipt`, token: buyerToken }));
-  await t.app.platform.outbox.drain();
-}
-
 /** A shop and a creator with available balances, earned through real orders and settlement. */
 async function fundedWorld(orders = 1) {
   const w = await sellingWorld(t, { priceFen: 100_000, commissionBps: 2000, categorySlug: unique('po-') });
   const buyer = await t.account(['buyer']);
-  for (let i = 0; i < orders; i++) await completedOrder(w, buyer.token);
+  for (let i = 0; i < orders; i++) await completedRoomOrder(t, w, buyer.token);
   t.clock.advance(8 * DAY);
   await t.app.platform.outbox.drain();
   await t.app.platform.jobs.runNow('ledger.settle');
