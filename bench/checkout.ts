@@ -4,6 +4,7 @@
  * (reserve stock + insert order) measured by this script on the same database.
  * The last line printed is one JSON object.
  */
+import { performance } from 'node:perf_hooks';
 import { sql } from 'drizzle-orm';
 import { hashPassword } from '../src/modules/identity/password.js';
 import { newId } from '../src/platform/ids.js';
@@ -85,6 +86,8 @@ async function bareSql() {
 const results: Record<string, unknown> = {};
 for (const c of LEVELS) {
   const base = await closedLoop(c, SECONDS / 2, () => bareSql());
+  const elu0 = performance.eventLoopUtilization();
+  const cpu0 = process.cpuUsage();
   const load = await runCheckoutLoad({
     base: baseUrl,
     roomId: room.id,
@@ -94,6 +97,10 @@ for (const c of LEVELS) {
     seconds: SECONDS,
     tag: `${tag}-${seq++}`,
   });
+  // Where the time went: the server's event loop (main thread) busy share, and the CPU the
+  // whole process (server + load generator thread) spent per checkout.
+  const elu = performance.eventLoopUtilization(elu0);
+  const cpu = process.cpuUsage(cpu0);
   if (load.firstError) console.error(load.firstError);
   const sorted = load.latencies.sort((a, b) => a - b);
   const http = {
@@ -110,6 +117,8 @@ for (const c of LEVELS) {
     baseline_tps: round(base.perSecond),
     baseline_p50_ms: round(base.p50, 2),
     ratio: round(http.perSecond / base.perSecond, 3),
+    server_loop_busy: round(elu.utilization, 2),
+    process_cpu_ms_per_checkout: round((cpu.user + cpu.system) / 1000 / Math.max(1, sorted.length), 2),
   };
   results[String(c)] = row;
   console.log(`concurrency ${c}: ${JSON.stringify(row)}`);

@@ -136,6 +136,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     config.PAYMENT_WEBHOOK_SECRET,
     config.PAYMENT_SIM_MODE,
     log,
+    config.PAYMENT_SIM_WEBHOOK_DELAY_MS,
   );
   const ledger = new LedgerService(platform);
   const bus = opts.bus ?? (await openBus(config.NATS_URL, log));
@@ -172,8 +173,8 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     anonymiseAccount: (tx, accountId) => identity.anonymiseAccount(tx, accountId),
   });
 
-  outbox.subscribe('venues.room-sales', 'order.paid', (e, tx) => venues.onOrderPaid(e, tx));
-  outbox.subscribe('catalog.sold-units', 'order.paid', (e, tx) => countSoldUnits(e, tx));
+  outbox.subscribeBatch('venues.room-sales', 'order.paid', (es, tx) => venues.onOrdersPaid(es, tx));
+  outbox.subscribeBatch('catalog.sold-units', 'order.paid', (es, tx) => countSoldUnits(es, tx));
   outbox.subscribe('privacy.virtual-number-expiry', 'order.delivered', (e, tx) =>
     numbers.expireWithAfterSales(
       tx,
@@ -181,7 +182,12 @@ export async function buildApp(opts: AppOptions): Promise<App> {
       new Date(e.createdAt.getTime() + config.AFTER_SALES_DAYS * DAY),
     ),
   );
-  outbox.subscribe('ledger.book-payment', 'order.paid', (e, tx) => ledger.bookOrderPayment(tx, e.payload));
+  outbox.subscribeBatch('ledger.book-payment', 'order.paid', (es, tx) =>
+    ledger.bookOrderPayments(
+      tx,
+      es.map((e) => e.payload),
+    ),
+  );
   outbox.subscribe('ledger.note-delivery', 'order.delivered', (e, tx) =>
     ledger.noteOrderProgress(tx, e, 'delivered'),
   );

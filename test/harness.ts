@@ -44,7 +44,16 @@ export async function startTestApp(
   const clock = new TestClock(new Date());
   const logLines: string[] = [];
   const logger = createLogger('info', { write: (line: string) => void logLines.push(line) });
-  const config = loadConfig({}, { JOB_INTERVAL_MS: 0, DATABASE_URL: process.env.DATABASE_URL, ...overrides });
+  const config = loadConfig(
+    {},
+    {
+      JOB_INTERVAL_MS: 0,
+      // Tests await webhooks (provider.settle()): deliver them at once.
+      PAYMENT_SIM_WEBHOOK_DELAY_MS: 5,
+      DATABASE_URL: process.env.DATABASE_URL,
+      ...overrides,
+    },
+  );
   const app = await buildApp({
     config,
     clock,

@@ -284,6 +284,32 @@ describe('search, export and erasure', () => {
     expect(order.json().recipient.phone).toBe('137****6666');
   });
 
+  it('refuses decrypt once the data key is shredded, though an earlier decrypt left it unwrapped in memory', async () => {
+    for (const where of ['this node', 'another node'] as const) {
+      const w = await sellingWorld(t, { stock: 10 });
+      const [orderId] = await paidOrders(w, 1);
+      expect((await decrypt(w.merchant.token, w.shop.id, [orderId!])).statusCode).toBe(200);
+      const key = await t.app.platform.db.execute(
+        sql`select r.data_key_id as id from orders o join recipients r on r.id = o.recipient_id where o.id = ${orderId}`,
+      );
+      const keyId = ((key as any).rows ?? key)[0].id as string;
+      if (where === 'this node') {
+        expect(await t.app.services.vault.shredDataKeys([keyId])).toBe(1);
+      } else {
+        // Another node's vault shreds it: this node's memory is not told.
+        await t.app.platform.db.execute(
+          sql`update privacy_data_keys set wrapped_key = null, shredded_at = ${t.clock.now().toISOString()}::timestamptz where id = ${keyId}`,
+        );
+      }
+      const again = await decrypt(w.merchant.token, w.shop.id, [orderId!]);
+      expect(again.statusCode, where).toBe(410);
+      expect(again.json().code).toBe('RECIPIENT_SHREDDED');
+      const denied = await events(w.shop.id, 'denied');
+      expect(denied.map((e) => (e.details as { code?: string }).code)).toEqual(['RECIPIENT_SHREDDED']);
+      expect(await events(w.shop.id, 'decrypt')).toHaveLength(1);
+    }
+  });
+
   it('erases a buyer’s recipient data when they delete their account, keeping masks and orders', async () => {
     const w = await sellingWorld(t, { stock: 10 });
     const buyer = await t.account(['buyer']);

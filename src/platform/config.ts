@@ -22,6 +22,8 @@ const envSchema = z.object({
   AUTO_CONFIRM_DAYS: z.coerce.number().int().min(1).max(60).default(10),
   /** sync: the simulated provider captures at once (webhook follows); async: only the webhook pays. */
   PAYMENT_SIM_MODE: z.enum(['sync', 'async']).default('sync'),
+  /** When the simulated provider first sends a charge's webhook (a real one notifies within seconds). */
+  PAYMENT_SIM_WEBHOOK_DELAY_MS: z.coerce.number().int().min(0).max(60_000).default(1_000),
   PAYMENT_WEBHOOK_SECRET: z.string().min(16).default('sim-payment-webhook-secret-change-me'),
   LOGISTICS_WEBHOOK_SECRET: z.string().min(16).default('sim-logistics-webhook-secret-change-me'),
   SESSION_TTL_HOURS: z.coerce
@@ -32,6 +34,14 @@ const envSchema = z.object({
   /** Period of the clock-driven sweeps (unpaid cancellation, auto-confirmation); 0 disables them. */
   JOB_INTERVAL_MS: z.coerce.number().int().min(0).default(5_000),
   SEED_DEMO: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((v) => v === 'true'),
+  /**
+   * Checkouts arriving together commit in one transaction (one statement per table); off, each
+   * commits alone. Same results either way; on is several times the throughput under load.
+   */
+  CHECKOUT_GROUP_COMMIT: z
     .enum(['true', 'false'])
     .default('true')
     .transform((v) => v === 'true'),

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { and, eq } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import type { Clock } from './clock.js';
-import type { Db, Tx } from './db.js';
+import { type Db, insertJson, type Tx } from './db.js';
 import { AppError } from './errors.js';
 import { idempotencyKeys } from './schema.js';
 import { inTransaction, type TxOptions } from './tx.js';
@@ -28,10 +28,7 @@ export function requestHash(parts: unknown): string {
  * checks fail before the transaction: a retry of a request that succeeded (say, before the
  * live room ended) must get that response back, not today's error.
  */
-export async function storedResponse<T>(
-  db: Db,
-  ref: { scope: string; key: string; hash: string },
-): Promise<IdempotentResult<T> | null> {
+export async function storedResponse<T>(db: Db, ref: IdempotencyRef): Promise<IdempotentResult<T> | null> {
   const [prior] = await db
     .select()
     .from(idempotencyKeys)
@@ -49,7 +46,7 @@ export async function storedResponse<T>(
 /** Runs pre-transaction checks; if they fail, a completed earlier request with the key wins. */
 export async function checkOrReplay<C, T>(
   db: Db,
-  ref: { scope: string; key: string; hash: string },
+  ref: IdempotencyRef,
   checks: () => Promise<C>,
 ): Promise<{ checked: C } | { replay: IdempotentResult<T> }> {
   try {
@@ -59,6 +56,36 @@ export async function checkOrReplay<C, T>(
     if (replay) return { replay };
     throw err;
   }
+}
+
+export type IdempotencyRef = { scope: string; key: string; hash: string };
+
+/**
+ * Stores the responses of completed requests under their keys, in the use case's transaction
+ * (one statement for several: group-committed use cases). Returns how many keys were new; a
+ * key already taken keeps its first response, and the caller must roll back.
+ */
+export async function claimKeys(
+  tx: Tx,
+  clock: Clock,
+  entries: { ref: IdempotencyRef; status: number; body: unknown }[],
+): Promise<number> {
+  if (entries.length === 0) return 0;
+  const createdAt = clock.now();
+  const claimed = await insertJson(
+    tx,
+    idempotencyKeys,
+    entries.map(({ ref, status, body }) => ({
+      scope: ref.scope,
+      key: ref.key,
+      requestHash: ref.hash,
+      statusCode: status,
+      response: body as object,
+      createdAt,
+    })),
+    sql`on conflict do nothing returning key`,
+  );
+  return claimed.length;
 }
 
 /** Rolls back a transaction whose key turned out to be taken; the caller then replays. */
@@ -76,7 +103,7 @@ class KeyTaken extends Error {}
 export async function runIdempotent<T>(
   db: Db,
   clock: Clock,
-  ref: { scope: string; key: string; hash: string },
+  ref: IdempotencyRef,
   work: (tx: Tx) => Promise<{ status: number; body: T }>,
   txOpts?: TxOptions,
 ): Promise<IdempotentResult<T>> {
@@ -85,19 +112,7 @@ export async function runIdempotent<T>(
       db,
       async (tx) => {
         const result = await work(tx);
-        const claimed = await tx
-          .insert(idempotencyKeys)
-          .values({
-            scope: ref.scope,
-            key: ref.key,
-            requestHash: ref.hash,
-            statusCode: result.status,
-            response: result.body as object,
-            createdAt: clock.now(),
-          })
-          .onConflictDoNothing()
-          .returning({ key: idempotencyKeys.key });
-        if (claimed.length === 0) throw new KeyTaken();
+        if ((await claimKeys(tx, clock, [{ ref, ...result }])) === 0) throw new KeyTaken();
         return { ...result, replayed: false };
       },
       txOpts,

@@ -3,6 +3,7 @@ import { HOUR, MINUTE } from '../../platform/clock.js';
 import type { Platform } from '../../platform/context.js';
 import { type Executor, rowsOf, type Tx } from '../../platform/db.js';
 import { AppError, invalidState, notFound } from '../../platform/errors.js';
+import { GroupCommit } from '../../platform/group-commit.js';
 import { type IdempotentResult, requestHash } from '../../platform/idempotency.js';
 import { newId } from '../../platform/ids.js';
 import { recordEvent } from '../../platform/outbox.js';
@@ -12,7 +13,6 @@ import type { CatalogService } from '../catalog/service.js';
 import type { OrderService, OrderView, PreReservedStockHolder } from '../orders/service.js';
 import type { RecipientInput } from '../privacy/service.js';
 import { liveRoomItems, liveRooms } from '../venues/schema.js';
-import { GroupCommit } from './group-commit.js';
 import {
   type FlashReservationStatus,
   flashSaleBuckets,

@@ -1,7 +1,7 @@
 import { and, asc, eq, gte, inArray, isNull, lt, lte, or, sql } from 'drizzle-orm';
 import { DAY } from '../../platform/clock.js';
 import type { Platform } from '../../platform/context.js';
-import { type Executor, rowsOf, type Tx } from '../../platform/db.js';
+import { type Executor, insertJson, rowsOf, type Tx } from '../../platform/db.js';
 import { AppError } from '../../platform/errors.js';
 import { newId } from '../../platform/ids.js';
 import type { DomainEvent } from '../../platform/outbox.js';
@@ -64,33 +64,54 @@ export class LedgerService {
    * database refuses an unbalanced journal). Returns null when `(kind, ref)` was posted before.
    */
   async post(tx: Executor, j: JournalInput): Promise<string | null> {
-    const postings = j.postings.filter((p) => p.amount !== 0);
-    const sum = postings.reduce((s, p) => s + p.amount, 0);
-    if (sum !== 0) throw new Error(`journal ${j.kind}/${j.ref} does not balance (${sum})`);
-    for (const p of postings) {
-      if (!Number.isSafeInteger(p.amount))
-        throw new Error(`journal ${j.kind}/${j.ref}: ${p.amount} is not fen`);
-    }
-    const id = newId('journal');
-    const now = j.at ?? this.p.clock.now();
-    const [made] = await tx
-      .insert(ledgerJournals)
-      .values({ id, kind: j.kind, ref: j.ref, memo: j.memo ?? '', createdAt: now })
-      .onConflictDoNothing()
-      .returning({ id: ledgerJournals.id });
-    if (!made) return null;
-    if (postings.length > 0) {
-      await tx.insert(ledgerPostings).values(
-        postings.map((p) => ({
-          journalId: id,
+    return (await this.postMany(tx, [j]))[0]!;
+  }
+
+  /**
+   * Posts several balanced journals with two statements (journals, then all their postings).
+   * Returns each journal's id in input order, null for one whose `(kind, ref)` was posted before.
+   */
+  async postMany(tx: Executor, journals: JournalInput[]): Promise<(string | null)[]> {
+    if (journals.length === 0) return [];
+    const rows = journals.map((j) => {
+      const postings = j.postings.filter((p) => p.amount !== 0);
+      const sum = postings.reduce((s, p) => s + p.amount, 0);
+      if (sum !== 0) throw new Error(`journal ${j.kind}/${j.ref} does not balance (${sum})`);
+      for (const p of postings) {
+        if (!Number.isSafeInteger(p.amount))
+          throw new Error(`journal ${j.kind}/${j.ref}: ${p.amount} is not fen`);
+      }
+      return { id: newId('journal'), j, postings, at: j.at ?? this.p.clock.now() };
+    });
+    const made = new Set(
+      (
+        await insertJson<typeof ledgerJournals, { id: string }>(
+          tx,
+          ledgerJournals,
+          rows.map((r) => ({
+            id: r.id,
+            kind: r.j.kind,
+            ref: r.j.ref,
+            memo: r.j.memo ?? '',
+            createdAt: r.at,
+          })),
+          sql`on conflict do nothing returning id`,
+        )
+      ).map((m) => m.id),
+    );
+    const postings = rows
+      .filter((r) => made.has(r.id))
+      .flatMap((r) =>
+        r.postings.map((p) => ({
+          journalId: r.id,
           account: p.account,
           amount: p.amount,
           orderId: p.orderId ?? null,
-          createdAt: now,
+          createdAt: r.at,
         })),
       );
-    }
-    return id;
+    await insertJson(tx, ledgerPostings, postings);
+    return rows.map((r) => (made.has(r.id) ? r.id : null));
   }
 
   /** Holder balances of the given accounts (materialised ones read, platform ones summed). */
@@ -158,26 +179,41 @@ export class LedgerService {
    * rate pays the configured default.
    */
   async feeRatesAt(ex: Executor, categoryIds: string[], at: Date): Promise<Map<string, number>> {
-    const out = new Map(categoryIds.map((c) => [c, this.p.config.SERVICE_FEE_DEFAULT_BPS]));
-    if (categoryIds.length === 0) return out;
-    const rows = await ex
-      .select()
-      .from(feeRates)
-      .where(
-        and(
-          inArray(feeRates.categoryId, [...new Set(categoryIds)]),
-          lte(feeRates.startsAt, at),
-          or(isNull(feeRates.endsAt), sql`${feeRates.endsAt} > ${at.toISOString()}`),
-        ),
-      )
-      .orderBy(asc(feeRates.startsAt));
-    for (const c of new Set(categoryIds)) {
-      const mine = rows.filter((r) => r.categoryId === c);
-      const programmes = mine.filter((r) => r.programme !== null);
-      if (programmes.length > 0) out.set(c, Math.min(...programmes.map((r) => r.bps)));
-      else if (mine.length > 0) out.set(c, mine[mine.length - 1]!.bps);
-    }
-    return out;
+    return (await this.feeRatesOver(ex, categoryIds, at, at))(categoryIds, at);
+  }
+
+  /**
+   * Reads the rates of these categories in force at any time in [from, to] with one query, and
+   * returns the rule for one moment: the lowest active programme, else the latest base rate,
+   * else `SERVICE_FEE_DEFAULT_BPS`.
+   */
+  private async feeRatesOver(ex: Executor, categoryIds: string[], from: Date, to: Date) {
+    const unique = [...new Set(categoryIds)];
+    const rows =
+      unique.length === 0
+        ? []
+        : await ex
+            .select()
+            .from(feeRates)
+            .where(
+              and(
+                inArray(feeRates.categoryId, unique),
+                lte(feeRates.startsAt, to),
+                or(isNull(feeRates.endsAt), sql`${feeRates.endsAt} > ${from.toISOString()}`),
+              ),
+            )
+            .orderBy(asc(feeRates.startsAt));
+    return (cats: string[], at: Date): Map<string, number> => {
+      const out = new Map(cats.map((c) => [c, this.p.config.SERVICE_FEE_DEFAULT_BPS]));
+      const active = rows.filter((r) => r.startsAt <= at && (r.endsAt === null || r.endsAt > at));
+      for (const c of new Set(cats)) {
+        const mine = active.filter((r) => r.categoryId === c);
+        const programmes = mine.filter((r) => r.programme !== null);
+        if (programmes.length > 0) out.set(c, Math.min(...programmes.map((r) => r.bps)));
+        else if (mine.length > 0) out.set(c, mine[mine.length - 1]!.bps);
+      }
+      return out;
+    };
   }
 
   async setFeeRate(
@@ -227,65 +263,96 @@ export class LedgerService {
 
   // --- order money ---------------------------------------------------------------------------
 
-  /**
-   * Books a paid order (handler of `order.paid`): the split into shop share, commission and
-   * fee, credited to pending accounts. Idempotent: a replayed event finds the order booked.
-   */
+  /** Books one paid order (see bookOrderPayments). */
   async bookOrderPayment(tx: Tx, e: OrderPaidPayload): Promise<void> {
-    const paidAt = new Date(e.paidAt);
-    const rates = await this.feeRatesAt(
+    await this.bookOrderPayments(tx, [e]);
+  }
+
+  /**
+   * Books paid orders (handler of `order.paid`, a batch at a time): the split into shop share,
+   * commission and fee, credited to pending accounts. Idempotent: a replayed event finds the
+   * order booked. One statement per table for the whole batch.
+   */
+  async bookOrderPayments(tx: Tx, batch: OrderPaidPayload[]): Promise<void> {
+    const seen = new Set<string>();
+    const events = batch.filter((e) => !seen.has(e.orderId) && !!seen.add(e.orderId));
+    if (events.length === 0) return;
+    const paidAts = events.map((e) => new Date(e.paidAt));
+    const times = paidAts.map((d) => d.getTime());
+    const ratesAt = await this.feeRatesOver(
       tx,
-      e.lines.map((l) => l.categoryId),
-      paidAt,
+      events.flatMap((e) => e.lines.map((l) => l.categoryId)),
+      new Date(Math.min(...times)),
+      new Date(Math.max(...times)),
     );
-    const lines = e.lines.map((l) =>
-      splitLine({
-        lineId: l.lineId,
-        categoryId: l.categoryId,
-        paidFen: l.paidFen,
-        subsidyFen: l.platformDiscountFen,
-        commissionBps: e.creatorAccountId ? l.commissionBps : 0,
-        feeBps: rates.get(l.categoryId)!,
-      }),
+    const split = events.map((e, i) => {
+      const rates = ratesAt(
+        e.lines.map((l) => l.categoryId),
+        paidAts[i]!,
+      );
+      const lines = e.lines.map((l) =>
+        splitLine({
+          lineId: l.lineId,
+          categoryId: l.categoryId,
+          paidFen: l.paidFen,
+          subsidyFen: l.platformDiscountFen,
+          commissionBps: e.creatorAccountId ? l.commissionBps : 0,
+          feeBps: rates.get(l.categoryId)!,
+        }),
+      );
+      const total = sumParts(lines);
+      if (total.paidFen !== e.payableFen || total.subsidyFen !== e.platformDiscountFen) {
+        throw new Error(`order ${e.orderId}: lines do not add up to the payment`);
+      }
+      return { e, paidAt: paidAts[i]!, lines, total };
+    });
+    const booked = new Set(
+      (
+        await insertJson<typeof orderMoney, { order_id: string }>(
+          tx,
+          orderMoney,
+          split.map(({ e, paidAt, total }) => ({
+            orderId: e.orderId,
+            shopId: e.shopId,
+            creatorAccountId: e.creatorAccountId,
+            paidFen: total.paidFen,
+            subsidyFen: total.subsidyFen,
+            shopShareFen: total.shopShareFen,
+            commissionFen: total.commissionFen,
+            feeFen: total.feeFen,
+            paidAt,
+            commissionStatus: 'pending' as const,
+          })),
+          sql`on conflict do nothing returning order_id`,
+        )
+      ).map((b) => b.order_id),
     );
-    const total = sumParts(lines);
-    if (total.paidFen !== e.payableFen || total.subsidyFen !== e.platformDiscountFen) {
-      throw new Error(`order ${e.orderId}: lines do not add up to the payment`);
-    }
-    const [booked] = await tx
-      .insert(orderMoney)
-      .values({
-        orderId: e.orderId,
-        shopId: e.shopId,
-        creatorAccountId: e.creatorAccountId,
-        paidFen: total.paidFen,
-        subsidyFen: total.subsidyFen,
-        shopShareFen: total.shopShareFen,
-        commissionFen: total.commissionFen,
-        feeFen: total.feeFen,
-        paidAt,
-        commissionStatus: 'pending',
-      })
-      .onConflictDoNothing()
-      .returning({ orderId: orderMoney.orderId });
-    if (!booked) return;
+    const fresh = split.filter((s) => booked.has(s.e.orderId));
+    if (fresh.length === 0) return;
     await Promise.all([
-      tx.insert(orderMoneyLines).values(lines.map((l) => ({ ...l, orderId: e.orderId }))),
-      this.post(tx, {
-        kind: 'payment',
-        ref: e.orderId,
-        memo: 'order paid',
-        at: paidAt,
-        postings: [
-          debit(PLATFORM.clearing, total.paidFen, e.orderId),
-          debit(PLATFORM.couponFunding, total.subsidyFen, e.orderId),
-          credit(shopAccount(e.shopId, 'pending'), total.shopShareFen, e.orderId),
-          ...(e.creatorAccountId
-            ? [credit(creatorAccount(e.creatorAccountId, 'pending'), total.commissionFen, e.orderId)]
-            : []),
-          credit(PLATFORM.feePending, total.feeFen, e.orderId),
-        ],
-      }),
+      insertJson(
+        tx,
+        orderMoneyLines,
+        fresh.flatMap(({ e, lines }) => lines.map((l) => ({ ...l, orderId: e.orderId }))),
+      ),
+      this.postMany(
+        tx,
+        fresh.map(({ e, paidAt, total }) => ({
+          kind: 'payment',
+          ref: e.orderId,
+          memo: 'order paid',
+          at: paidAt,
+          postings: [
+            debit(PLATFORM.clearing, total.paidFen, e.orderId),
+            debit(PLATFORM.couponFunding, total.subsidyFen, e.orderId),
+            credit(shopAccount(e.shopId, 'pending'), total.shopShareFen, e.orderId),
+            ...(e.creatorAccountId
+              ? [credit(creatorAccount(e.creatorAccountId, 'pending'), total.commissionFen, e.orderId)]
+              : []),
+            credit(PLATFORM.feePending, total.feeFen, e.orderId),
+          ],
+        })),
+      ),
     ]);
   }
 

@@ -135,11 +135,18 @@ export function orderRoutes(app: HttpServer, orders: OrderService, deps: OrderRo
     async (req) => {
       const { shopId } = req.params;
       const { phone, name, ...page } = req.query;
-      const recipientIds = phone || name ? await vault.findRecipientIds(shopId, { phone, name }) : undefined;
-      const result = await orders.listShopOrders(shopId, { ...page, recipientIds });
+      // Who is looking is read while the page is.
+      const [actor, result] = await Promise.all([
+        audit.actorForShop(req, shopId),
+        (async () => {
+          const recipientIds =
+            phone || name ? await vault.findRecipientIds(shopId, { phone, name }) : undefined;
+          return orders.listShopOrders(shopId, { ...page, recipientIds });
+        })(),
+      ]);
       await audit.record(db, {
         operation: 'view_order_list',
-        actor: await audit.actorForShop(req, shopId),
+        actor,
         shopId,
         orderIds: result.items.map((o) => o.id),
         details: {

@@ -68,6 +68,8 @@ export class SimulatedPaymentProvider implements PaymentProvider {
     private readonly secret: string,
     private readonly mode: 'sync' | 'async',
     private readonly log: Logger,
+    /** Delay of the first delivery; later attempts back off from 200 ms. */
+    private readonly firstDeliveryMs = 5,
   ) {}
 
   async charge(req: ChargeRequest): Promise<ChargeResult> {
@@ -118,10 +120,11 @@ export class SimulatedPaymentProvider implements PaymentProvider {
     if (this.sent.length > 10_000) this.sent.splice(0, 5_000);
     const sender = this.sender;
     if (!sender) return;
-    // Delivered after the caller's transaction has had time to commit; retried with backoff.
+    // Delivered after the caller's transaction has had time to commit (a charge's webhook that
+    // arrives first is answered "not known yet" and retried), with backoff.
     const p = (async () => {
       for (let attempt = 0; attempt < 6; attempt++) {
-        await new Promise((r) => setTimeout(r, attempt === 0 ? 5 : 100 * 2 ** attempt));
+        await new Promise((r) => setTimeout(r, attempt === 0 ? this.firstDeliveryMs : 100 * 2 ** attempt));
         try {
           const status = await sender(signed.body, signed.signature);
           if (status >= 200 && status < 300) return;

@@ -1,17 +1,47 @@
-import { and, asc, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import type { Platform } from '../../platform/context.js';
-import type { Executor, Tx } from '../../platform/db.js';
+import { type Executor, insertJson, type Tx } from '../../platform/db.js';
 import { AppError, invalidState } from '../../platform/errors.js';
-import { requestHash, runIdempotent } from '../../platform/idempotency.js';
+import { GroupCommit, GroupConflict } from '../../platform/group-commit.js';
+import {
+  claimKeys,
+  type IdempotencyRef,
+  type IdempotentResult,
+  requestHash,
+  runIdempotent,
+} from '../../platform/idempotency.js';
 import { newId } from '../../platform/ids.js';
-import { recordEvent } from '../../platform/outbox.js';
+import { recordEvent, recordEvents } from '../../platform/outbox.js';
 import { inTransaction } from '../../platform/tx.js';
 import type { LedgerService } from '../ledger/service.js';
-import type { OrderService } from '../orders/service.js';
-import type { PaymentProvider, PaymentWebhookEvent } from './provider.js';
+import type { OrderRow, OrderService } from '../orders/service.js';
+import type { ChargeResult, PaymentProvider, PaymentWebhookEvent } from './provider.js';
 import { paymentRefunds, payments, paymentWebhookEvents } from './schema.js';
 
 export type PaymentRow = typeof payments.$inferSelect;
+
+interface PayJob {
+  buyerId: string;
+  orderId: string;
+  ref: IdempotencyRef;
+  /** Chosen once per request: the provider's idempotency key for the charge. */
+  paymentId: string;
+}
+
+interface QueuedPayment {
+  job: PayJob;
+  resolve(result: IdempotentResult<PaymentView>): void;
+  reject(err: unknown): void;
+}
+
+/** At most this many payments in one group commit. */
+const PAY_GROUP_MAX = 64;
+
+const paymentEvent = (p: PaymentRow) => ({
+  topic: `payment.${p.status}`,
+  aggregateId: p.id,
+  payload: { paymentId: p.id, orderId: p.orderId, amountFen: p.amountFen },
+});
 
 export interface RefundInput {
   /** Chosen by the caller and stable across retries: the provider's key and the ledger's ref. */
@@ -39,6 +69,7 @@ const paymentView = (p: PaymentRow, orderStatus: string) => ({
   status: p.status,
   orderStatus,
 });
+type PaymentView = ReturnType<typeof paymentView>;
 
 export type WebhookOutcome = { applied: boolean; reason?: string; retry?: boolean };
 /** Another module's charges through the same provider: answers their webhooks, null for others. */
@@ -46,21 +77,53 @@ export type ChargeOwner = (event: PaymentWebhookEvent) => Promise<WebhookOutcome
 
 export class PaymentService {
   private readonly chargeOwners: ChargeOwner[] = [];
+  /** Null when CHECKOUT_GROUP_COMMIT is off: every payment commits alone. */
+  private readonly group: GroupCommit<QueuedPayment> | null;
 
   constructor(
     private readonly p: Platform,
     private readonly orders: OrderService,
     private readonly provider: PaymentProvider,
     private readonly ledger: Pick<LedgerService, 'bookRefund'>,
-  ) {}
+  ) {
+    this.group = p.config.CHECKOUT_GROUP_COMMIT
+      ? new GroupCommit<QueuedPayment>({
+          maxBatch: PAY_GROUP_MAX,
+          // PGlite has one connection: groups would only queue for it.
+          maxInFlight: p.dbKind === 'pglite' ? 1 : 2,
+          keyOf: (q) => q.job.buyerId,
+          run: (group) => this.payGroup(group),
+        })
+      : null;
+  }
 
   /**
    * Pays an unpaid order. The order row is locked for the attempt; a pending charge from an
    * earlier attempt is returned instead of charging again, so a buyer is never charged twice.
+   * Payments arriving together are group-committed (see payGroup); the payment id is chosen
+   * once per request and is the provider's idempotency key, so a group that rolls back and
+   * pays its members one by one charges nobody twice.
    */
   async pay(buyerId: string, orderId: string, idempotencyKey: string) {
-    const ref = { scope: `${buyerId}:pay`, key: idempotencyKey, hash: requestHash({ orderId }) };
-    const result = await runIdempotent(this.p.db, this.p.clock, ref, async (tx) => {
+    const job: PayJob = {
+      buyerId,
+      orderId,
+      ref: { scope: `${buyerId}:pay`, key: idempotencyKey, hash: requestHash({ orderId }) },
+      paymentId: newId('payment'),
+    };
+    const group = this.group;
+    const result = group
+      ? await new Promise<IdempotentResult<PaymentView>>((resolve, reject) =>
+          group.push({ job, resolve, reject }),
+        )
+      : await this.payOne(job);
+    if (!result.replayed) this.p.outbox.wake();
+    return result;
+  }
+
+  private payOne(job: PayJob): Promise<IdempotentResult<PaymentView>> {
+    const { buyerId, orderId, paymentId } = job;
+    return runIdempotent(this.p.db, this.p.clock, job.ref, async (tx) => {
       // The pending-charge lookup runs right after the lock on the same connection, so it
       // sees any charge a racing attempt committed.
       const [order, [pending]] = await Promise.all([
@@ -71,41 +134,111 @@ export class PaymentService {
           .where(and(eq(payments.orderId, orderId), eq(payments.status, 'pending'))),
       ]);
       if (pending) return { status: 200, body: paymentView(pending, order.status) };
-      const paymentId = newId('payment');
       const charge = await this.provider.charge({
         paymentId,
         orderId,
         amountFen: order.payableFen,
         idempotencyKey: paymentId,
       });
-      const now = this.p.clock.now();
-      const row: PaymentRow = {
-        id: paymentId,
-        orderId,
-        shopId: order.shopId,
-        buyerAccountId: buyerId,
-        amountFen: order.payableFen,
-        provider: this.provider.name,
-        providerRef: charge.providerRef,
-        status: charge.status,
-        failureReason: charge.failureReason ?? null,
-        createdAt: now,
-        succeededAt: charge.status === 'succeeded' ? now : null,
-      };
+      const row = this.paymentRow(job, order, charge);
       const [, paid] = await Promise.all([
-        tx.insert(payments).values(row),
+        insertJson(tx, payments, [row]),
         charge.status === 'succeeded' ? this.orders.markPaid(tx, orderId, paymentId) : false,
-        recordEvent(tx, this.p.clock, `payment.${charge.status}`, paymentId, {
-          paymentId,
-          orderId,
-          amountFen: order.payableFen,
-        }),
+        recordEvents(tx, this.p.clock, [paymentEvent(row)]),
       ]);
-      const orderStatus: string = paid ? 'paid' : order.status;
-      return { status: 200, body: paymentView(row, orderStatus) };
+      return { status: 200, body: paymentView(row, paid ? 'paid' : order.status) };
     });
-    if (!result.replayed) this.p.outbox.wake();
-    return result;
+  }
+
+  private paymentRow(job: PayJob, order: OrderRow, charge: ChargeResult): PaymentRow {
+    const now = this.p.clock.now();
+    return {
+      id: job.paymentId,
+      orderId: order.id,
+      shopId: order.shopId,
+      buyerAccountId: job.buyerId,
+      amountFen: order.payableFen,
+      provider: this.provider.name,
+      providerRef: charge.providerRef,
+      status: charge.status,
+      failureReason: charge.failureReason ?? null,
+      createdAt: now,
+      succeededAt: charge.status === 'succeeded' ? now : null,
+    };
+  }
+
+  /**
+   * Group commit of payments: the orders are locked in id order with one statement, charged,
+   * and the payments, the orders' new status, their events and the idempotency keys written
+   * with one statement each. Only the plain case joins the group (the buyer's own unpaid
+   * order, inside its payment window, with no charge pending); every other request, and the
+   * whole group if a key turns out to be taken, is answered alone after this transaction.
+   */
+  private async payGroup(group: QueuedPayment[]): Promise<void> {
+    let alone = group;
+    try {
+      const done = await inTransaction(this.p.db, async (tx) => {
+        const ids = group.map((g) => g.job.orderId);
+        const [locked, pending] = await Promise.all([
+          this.orders.lockForPayments(tx, ids),
+          tx
+            .select({ orderId: payments.orderId })
+            .from(payments)
+            .where(and(inArray(payments.orderId, ids), eq(payments.status, 'pending'))),
+        ]);
+        const byId = new Map(locked.map((o) => [o.id, o]));
+        const charging = new Set(pending.map((p) => p.orderId));
+        const now = this.p.clock.now();
+        const plain = group.filter((g) => {
+          const o = byId.get(g.job.orderId);
+          return (
+            o?.buyerAccountId === g.job.buyerId &&
+            o.status === 'pending_payment' &&
+            o.payDeadline > now &&
+            !charging.has(o.id)
+          );
+        });
+        if (plain.length === 0) return { plain, responses: [] };
+        const rows = await Promise.all(
+          plain.map(async ({ job }) => {
+            const order = byId.get(job.orderId)!;
+            const charge = await this.provider.charge({
+              paymentId: job.paymentId,
+              orderId: order.id,
+              amountFen: order.payableFen,
+              idempotencyKey: job.paymentId,
+            });
+            return this.paymentRow(job, order, charge);
+          }),
+        );
+        const [, paid] = await Promise.all([
+          insertJson(tx, payments, rows),
+          this.orders.markPaidMany(
+            tx,
+            rows
+              .filter((r) => r.status === 'succeeded')
+              .map((r) => ({ orderId: r.orderId, paymentId: r.id })),
+          ),
+          recordEvents(tx, this.p.clock, rows.map(paymentEvent)),
+        ]);
+        const responses = rows.map((r) => ({
+          status: 200,
+          body: paymentView(r, paid.has(r.orderId) ? 'paid' : byId.get(r.orderId)!.status),
+        }));
+        const claimed = await claimKeys(
+          tx,
+          this.p.clock,
+          plain.map((g, i) => ({ ref: g.job.ref, ...responses[i]! })),
+        );
+        if (claimed !== plain.length) throw new GroupConflict();
+        return { plain, responses };
+      });
+      for (const [i, g] of done.plain.entries()) g.resolve({ ...done.responses[i]!, replayed: false });
+      alone = group.filter((g) => !done.plain.includes(g));
+    } catch (err) {
+      if (!(err instanceof GroupConflict)) this.p.log.debug({ err }, 'payment group rolled back');
+    }
+    await Promise.all(alone.map((g) => this.payOne(g.job).then(g.resolve, g.reject)));
   }
 
   /** Deposits (保证金) are charged through the same provider; their webhooks are routed back. */

@@ -30,7 +30,8 @@ export interface DecryptPorts {
 export interface DecryptCaller {
   accountId: string;
   roles: readonly string[];
-  audit: AuditActor;
+  /** Who to audit; may still be resolving (the route looks it up while decrypt reads). */
+  audit: AuditActor | Promise<AuditActor>;
 }
 
 export interface DecryptedRecipient {
@@ -55,6 +56,9 @@ export const DECRYPT_BATCH_MAX = 50;
  * event for every attempt, refused ones included.
  */
 export class DecryptService {
+  /** `shop|day` of quota rows known to exist, so a decrypt need not look for its row again. */
+  private readonly quotaDays = new Set<string>();
+
   constructor(
     private readonly p: Platform,
     private readonly vault: PrivacyVault,
@@ -92,10 +96,21 @@ export class DecryptService {
     reason: string,
   ): Promise<DecryptedRecipient[]> {
     const ids = [...new Set(orderIds)];
+    const now = this.p.clock.now();
+    const day = localDay(now, this.offset);
+    // Independent reads side by side: the caller's audit identity, the grant (service providers
+    // only), the orders, and today's quota row (made at the first decrypt of the day; its base
+    // depends on days before today only, so making it for a refused call changes nothing).
+    const [actor, granted, facts] = await settled([
+      caller.audit,
+      caller.roles.includes('service_provider') ? this.hasGrant(shopId, caller.accountId) : true,
+      this.ports.orderFacts(shopId, ids),
+      this.ensureDay(shopId, day),
+    ] as const);
     const refuse = async (err: AppError, details: Record<string, unknown> = {}) => {
       await this.audit.record(this.p.db, {
         operation: 'denied',
-        actor: caller.audit,
+        actor,
         shopId,
         orderIds: ids,
         reason,
@@ -103,7 +118,7 @@ export class DecryptService {
       });
       return err;
     };
-    if (caller.roles.includes('service_provider') && !(await this.hasGrant(shopId, caller.accountId))) {
+    if (!granted) {
       throw await refuse(
         new AppError(
           'FORBIDDEN',
@@ -111,11 +126,9 @@ export class DecryptService {
         ),
       );
     }
-    const facts = await this.ports.orderFacts(shopId, ids);
     const missing = ids.filter((id) => !facts.some((f) => f.id === id));
     if (missing.length)
       throw new AppError('ORDER_NOT_FOUND', `Order ${missing[0]} was not found`, { missing });
-    const now = this.p.clock.now();
     const closed = facts.filter((f) => {
       const end = this.afterSalesEndsAt(f);
       return !DECRYPTABLE.has(f.status) || (end !== null && end <= now);
@@ -129,12 +142,14 @@ export class DecryptService {
         ),
       );
     }
-    await this.ensureToday(shopId);
-    const day = localDay(now, this.offset);
     try {
       return await inTransaction(this.p.db, async (tx) => {
-        // Quota, recipients and number bindings are read side by side (pipelined on PostgreSQL).
-        const [[spent], plain, numbers] = await Promise.all([
+        // The quota, the recipients, the number bindings and the audit event are issued side by
+        // side (pipelined on PostgreSQL's one transaction connection). The event is known before
+        // anything is read and commits only with the rest; its chain lock adds no wait between
+        // decrypts of a shop, which the quota row already serialises. Every statement settles
+        // before the transaction ends, even when one of them fails.
+        const [[spent], plain, numbers] = await settled([
           tx
             .update(decryptQuotas)
             .set({ used: sql`${decryptQuotas.used} + ${ids.length}` })
@@ -145,7 +160,7 @@ export class DecryptService {
                 sql`${decryptQuotas.used} + ${ids.length} <= ${decryptQuotas.base} + ${decryptQuotas.raised}`,
               ),
             )
-            .returning(),
+            .returning({ used: decryptQuotas.used }),
           this.vault.openRecipients(
             tx,
             shopId,
@@ -160,7 +175,8 @@ export class DecryptService {
               expiresAt: this.numberExpiry(f),
             })),
           ),
-        ]);
+          this.audit.record(tx, { operation: 'decrypt', actor, shopId, orderIds: ids, reason }),
+        ] as const);
         if (!spent) {
           const q = await this.readQuota(tx, shopId, day);
           throw new AppError(
@@ -169,8 +185,9 @@ export class DecryptService {
             { ...q },
           );
         }
-        const out: DecryptedRecipient[] = facts.map((f) => {
-          const r = plain.find((p) => p.id === f.recipientId)!;
+        const byRecipient = new Map(plain.map((p) => [p.id, p]));
+        return facts.map((f): DecryptedRecipient => {
+          const r = byRecipient.get(f.recipientId)!;
           const vn = numbers.get(f.id)!;
           return {
             orderId: f.id,
@@ -184,14 +201,6 @@ export class DecryptService {
             detail: r.detail,
           };
         });
-        await this.audit.record(tx, {
-          operation: 'decrypt',
-          actor: caller.audit,
-          shopId,
-          orderIds: ids,
-          reason,
-        });
-        return out;
       });
     } catch (err) {
       if (
@@ -206,8 +215,9 @@ export class DecryptService {
 
   /** Today's quota (created at first use: highest daily paid orders of the last 7 days × coefficient). */
   async quota(shopId: string) {
-    await this.ensureToday(shopId);
-    return this.readQuota(this.p.db, shopId, localDay(this.p.clock.now(), this.offset));
+    const day = localDay(this.p.clock.now(), this.offset);
+    await this.ensureDay(shopId, day);
+    return this.readQuota(this.p.db, shopId, day);
   }
 
   private async readQuota(ex: Executor, shopId: string, day: string) {
@@ -238,14 +248,20 @@ export class DecryptService {
     return this.quota(shopId);
   }
 
-  private async ensureToday(shopId: string): Promise<void> {
-    const now = this.p.clock.now();
-    const day = localDay(now, this.offset);
+  /** Makes the shop's quota row for `day` (a local day) unless it exists; rows are never deleted. */
+  private async ensureDay(shopId: string, day: string): Promise<void> {
+    const known = `${shopId}|${day}`;
+    if (this.quotaDays.has(known)) return;
     const [exists] = await this.p.db
       .select({ day: decryptQuotas.day })
       .from(decryptQuotas)
       .where(and(eq(decryptQuotas.shopId, shopId), eq(decryptQuotas.day, day)));
-    if (exists) return;
+    if (!exists) await this.createDay(shopId, day);
+    if (this.quotaDays.size >= 10_000) this.quotaDays.clear();
+    this.quotaDays.add(known);
+  }
+
+  private async createDay(shopId: string, day: string): Promise<void> {
     const todayStart = startOfLocalDay(day, this.offset);
     const counts = await this.ports.paidOrdersByDay(
       shopId,
@@ -284,4 +300,20 @@ export class DecryptService {
       });
     return { shopId, accountId, granted };
   }
+}
+
+/**
+ * Promise.all that waits for every promise to settle before it rejects with the first
+ * failure: statements issued side by side in a transaction must all be finished before it
+ * rolls back, or a late one would run on the connection after the transaction is gone.
+ */
+async function settled<const T extends readonly unknown[]>(
+  work: T,
+): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
+  const results = await Promise.allSettled(work);
+  const failed = results.find((r) => r.status === 'rejected');
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as {
+    -readonly [K in keyof T]: Awaited<T[K]>;
+  };
 }

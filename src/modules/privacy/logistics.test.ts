@@ -159,6 +159,101 @@ describe('virtual numbers', () => {
       .where(sql`${virtualNumberBindings.mainNumber} in (${mains[0]!}, ${mains[1]!})`);
   });
 
+  it('binds a batch set-based: new numbers at once, the same ones again, expiries moved out together', async () => {
+    const db = t.app.platform.db;
+    const day = (n: number) => new Date(t.clock.now().getTime() + n * DAY);
+    const inputs = (expiresAt: Date, ids: string[]) =>
+      ids.map((orderId) => ({ orderId, shopId: world.shop.id, recipientId: 'rcp_batch', expiresAt }));
+    const ids = Array.from({ length: 12 }, () => newId('order'));
+    const first = await inTransaction(db, (tx) => numbers.bindForOrders(tx, inputs(day(3), ids)));
+    expect([...first.keys()].sort()).toEqual([...ids].sort());
+    expect(new Set([...first.values()].map((b) => b.number)).size).toBe(12);
+    for (const b of first.values())
+      expect(b).toMatchObject({ number: expect.stringMatching(NUMBER), expiresAt: day(3) });
+    const active = () =>
+      db
+        .select()
+        .from(virtualNumberBindings)
+        .where(
+          and(sql`${virtualNumberBindings.orderId} in ${ids}`, isNull(virtualNumberBindings.releasedAt)),
+        );
+    expect(await active()).toHaveLength(12);
+
+    // Again, and with an earlier expiry: nothing moves. With a later one: every expiry moves, no number does.
+    for (const expiresAt of [day(3), day(2)]) {
+      const again = await numbers.bindForOrders(db, inputs(expiresAt, ids));
+      for (const id of ids) expect(again.get(id)).toEqual(first.get(id));
+    }
+    const later = await numbers.bindForOrders(db, inputs(day(5), ids));
+    for (const id of ids) expect(later.get(id)).toEqual({ ...first.get(id)!, expiresAt: day(5) });
+    expect((await active()).map((r) => r.expiresAt)).toEqual(Array(12).fill(day(5)));
+
+    // One order's binding has expired (not yet swept): it is rebound afresh, the others stay.
+    const [gone, ...kept] = ids as [string, ...string[]];
+    await db
+      .update(virtualNumberBindings)
+      .set({ expiresAt: t.clock.now() })
+      .where(and(eq(virtualNumberBindings.orderId, gone), isNull(virtualNumberBindings.releasedAt)));
+    const mixed = await numbers.bindForOrders(db, inputs(day(5), [...ids, newId('order')]));
+    expect(mixed.size).toBe(13);
+    expect(mixed.get(gone)!.bindingId).not.toBe(first.get(gone)!.bindingId);
+    for (const id of kept) expect(mixed.get(id)).toEqual(later.get(id));
+    expect(await active()).toHaveLength(12);
+    await expect(numbers.bindForOrders(db, inputs(t.clock.now(), [newId('order')]))).rejects.toMatchObject({
+      code: 'INVALID_STATE',
+    });
+    await db
+      .update(virtualNumberBindings)
+      .set({ releasedAt: t.clock.now() })
+      .where(eq(virtualNumberBindings.recipientId, 'rcp_batch'));
+  });
+
+  it('settles batch binds that collide (concurrent batches, a nearly full pool) one binding per order', async () => {
+    const { pool, mains } = privateMains(1);
+    const main = mains[0]!;
+    const db = t.app.platform.db;
+    const far = new Date(t.clock.now().getTime() + 30 * DAY);
+    // Every extension but 0000–0079 is taken, so random picks mostly collide.
+    await db.execute(sql`
+      insert into virtual_number_bindings
+        (id, main_number, extension, order_id, shop_id, recipient_id, created_at, expires_at)
+      select 'vn_fill_' || ${main} || '_' || g, ${main}, lpad(g::text, 4, '0'), 'ord_fill_' || ${main} || '_' || g,
+             'shp_fill', 'rcp_fill', ${t.clock.now().toISOString()}::timestamptz, ${far.toISOString()}::timestamptz
+      from generate_series(80, 9999) as g`);
+    try {
+      const dense = new VirtualNumbers(withPool(pool), t.app.services.vault);
+      const ids = Array.from({ length: 30 }, () => newId('order'));
+      const input = (orderId: string) => ({
+        orderId,
+        shopId: world.shop.id,
+        recipientId: 'rcp_fill',
+        expiresAt: far,
+      });
+      // Two batches overlapping on 10 orders, at once.
+      const [a, b] = await Promise.all([
+        inTransaction(db, (tx) => dense.bindForOrders(tx, ids.slice(0, 20).map(input))),
+        inTransaction(db, (tx) => dense.bindForOrders(tx, ids.slice(10).map(input))),
+      ]);
+      for (const id of ids.slice(10, 20)) expect(a.get(id)).toEqual(b.get(id));
+      const all = new Map([...a, ...b]);
+      expect(all.size).toBe(30);
+      expect(new Set([...all.values()].map((x) => x.number)).size).toBe(30);
+      for (const x of all.values()) expect(Number(x.extension)).toBeLessThan(80);
+      const active = await db
+        .select()
+        .from(virtualNumberBindings)
+        .where(
+          and(sql`${virtualNumberBindings.orderId} in ${ids}`, isNull(virtualNumberBindings.releasedAt)),
+        );
+      expect(active).toHaveLength(30);
+    } finally {
+      await db
+        .update(virtualNumberBindings)
+        .set({ releasedAt: t.clock.now() })
+        .where(eq(virtualNumberBindings.mainNumber, main));
+    }
+  });
+
   it('connects a live binding without revealing the number, refuses an expired one, and rebinds afresh', async () => {
     const o = await paidOrder();
     const input = {

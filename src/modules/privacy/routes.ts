@@ -36,7 +36,8 @@ export function privacyRoutes(
     },
     async (req) => {
       const principal = requirePrincipal(req);
-      const actor = await audit.actorForShop(req, req.params.shopId);
+      // Resolved by decrypt alongside its own first reads.
+      const actor = audit.actorForShop(req, req.params.shopId);
       const items = await decrypt.decrypt(
         { accountId: principal.accountId, roles: principal.roles, audit: actor },
         req.params.shopId,

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { and, eq, inArray, isNull, ne, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { type Clock, localMonth } from '../../platform/clock.js';
-import { type Db, type Executor, rowsOf } from '../../platform/db.js';
+import { type Db, type Executor, insertJson, rowsOf } from '../../platform/db.js';
 import { AppError } from '../../platform/errors.js';
 import { newId } from '../../platform/ids.js';
 import type { MasterKeyProvider } from '../../platform/keys.js';
@@ -46,6 +46,8 @@ export interface DataKey {
 }
 
 const ERASED = '';
+/** Unwrapped data keys kept for opening: one per shop and month, so this covers many shops. */
+const OPENING_CACHE_MAX = 10_000;
 
 /**
  * The privacy vault: the one module that holds buyer PII, as ciphertext under a data key per
@@ -53,6 +55,13 @@ const ERASED = '';
  */
 export class PrivacyVault {
   private readonly sealing = new Map<string, DataKey>();
+  /**
+   * Unwrapped data keys for opening, by key id, with the wrapping they were unwrapped from
+   * (a re-wrap or a shred changes the row, so a stale entry is never used). Bounded, oldest
+   * out first; shredDataKeys drops its keys. Every open still reads the key row, so a key
+   * shredded by another node is refused here too.
+   */
+  private readonly opening = new Map<string, { wrapped: string; key: Buffer }>();
 
   constructor(
     private readonly db: Db,
@@ -110,34 +119,48 @@ export class PrivacyVault {
     dk: DataKey,
     input: RecipientInput,
   ): SealedRecipient & { written: Promise<unknown> } {
-    const id = newId('recipient');
-    const phone = normalizePhone(input.phone);
-    const address = JSON.stringify({
-      province: input.province,
-      city: input.city,
-      district: input.district,
-      detail: input.detail,
-    });
-    const masks = {
-      nameMask: maskName(input.name),
-      phoneMask: maskPhone(phone),
-      addressMask: maskAddress(input),
-    };
-    const written = Promise.resolve(
-      tx.insert(recipients).values({
+    const { sealed, written } = this.sealRecipients(tx, [{ dk, input }]);
+    return { ...sealed[0]!, written };
+  }
+
+  /** Encrypts several recipients (a group-committed checkout) and inserts them with one statement. */
+  sealRecipients(
+    tx: Executor,
+    items: { dk: DataKey; input: RecipientInput }[],
+  ): { sealed: SealedRecipient[]; written: Promise<unknown> } {
+    const createdAt = this.clock.now();
+    const rows = items.map(({ dk, input }) => {
+      const id = newId('recipient');
+      const phone = normalizePhone(input.phone);
+      const address = JSON.stringify({
+        province: input.province,
+        city: input.city,
+        district: input.district,
+        detail: input.detail,
+      });
+      return {
         id,
         shopId: dk.shopId,
         dataKeyId: dk.id,
         nameCt: seal(dk.key, input.name, `${id}|name`),
         phoneCt: seal(dk.key, phone, `${id}|phone`),
         addressCt: seal(dk.key, address, `${id}|address`),
-        ...masks,
+        nameMask: maskName(input.name),
+        phoneMask: maskPhone(phone),
+        addressMask: maskAddress(input),
         phoneIndex: this.phoneIndex(phone),
         nameIndex: this.nameIndex(input.name),
-        createdAt: this.clock.now(),
-      }),
-    );
-    return { id, ...masks, written };
+        createdAt,
+      };
+    });
+    const written = insertJson(tx, recipients, rows);
+    const sealed = rows.map((r) => ({
+      id: r.id,
+      nameMask: r.nameMask,
+      phoneMask: r.phoneMask,
+      addressMask: r.addressMask,
+    }));
+    return { sealed, written };
   }
 
   /**
@@ -184,21 +207,16 @@ export class PrivacyVault {
       .from(recipients)
       .innerJoin(privacyDataKeys, eq(privacyDataKeys.id, recipients.dataKeyId))
       .where(and(eq(recipients.shopId, shopId), inArray(recipients.id, ids)));
-    const keys = new Map<string, Buffer>();
     const out: PlainRecipient[] = [];
     for (const { r, k } of rows) {
-      if (!k.wrappedKey || r.erasedAt) {
+      if (!k.wrappedKey || k.shreddedAt || r.erasedAt) {
         throw new AppError(
           'RECIPIENT_SHREDDED',
           'The recipient data of this order has been destroyed under the retention policy or at the buyer’s request; only the masks remain.',
           { recipientId: r.id },
         );
       }
-      let key = keys.get(k.id);
-      if (!key) {
-        key = await this.master.unwrap(k.masterKeyVersion, k.wrappedKey, wrapAad(k.id, k.shopId));
-        keys.set(k.id, key);
-      }
+      const key = await this.openingKey(k.id, k.shopId, k.masterKeyVersion, k.wrappedKey);
       const address = JSON.parse(open(key, r.addressCt, `${r.id}|address`));
       out.push({
         id: r.id,
@@ -210,6 +228,17 @@ export class PrivacyVault {
     return out;
   }
 
+  /** The unwrapped data key of a key row that is not shredded (see `opening`). */
+  private async openingKey(id: string, shopId: string, version: string, wrapped: string): Promise<Buffer> {
+    const cached = this.opening.get(id);
+    if (cached && cached.wrapped === wrapped) return cached.key;
+    const key = await this.master.unwrap(version, wrapped, wrapAad(id, shopId));
+    this.opening.delete(id);
+    if (this.opening.size >= OPENING_CACHE_MAX) this.opening.delete(this.opening.keys().next().value!);
+    this.opening.set(id, { wrapped, key });
+    return key;
+  }
+
   /** Crypto-shreds data keys: their recipients become unrecoverable; masks stay. */
   async shredDataKeys(keyIds: string[]): Promise<number> {
     if (keyIds.length === 0) return 0;
@@ -219,6 +248,7 @@ export class PrivacyVault {
       .where(and(inArray(privacyDataKeys.id, keyIds), isNull(privacyDataKeys.shreddedAt)))
       .returning({ id: privacyDataKeys.id });
     for (const [k, v] of this.sealing) if (keyIds.includes(v.id)) this.sealing.delete(k);
+    for (const id of keyIds) this.opening.delete(id);
     return done.length;
   }
 

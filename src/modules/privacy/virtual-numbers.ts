@@ -138,35 +138,103 @@ export class VirtualNumbers {
   }
 
   /**
-   * bindForOrder for a batch (decrypt asks for up to 50): one read finds the live bindings
-   * that already last long enough; only the rest go through bindForOrder one by one.
+   * bindForOrder for a batch (decrypt asks for up to 50), set-based: one read finds the live
+   * bindings; those that already last long enough are returned as they are, the ones to move
+   * out are extended by one UPDATE, and orders without a binding get theirs from one multi-row
+   * INSERT of random free-looking `main-ext` pairs (`ON CONFLICT DO NOTHING`). Whatever that
+   * does not settle — a pair or the order taken concurrently, an expired binding still to be
+   * released, a dense pool — goes through bindForOrder one by one.
    */
   async bindForOrders(
     ex: Executor,
     inputs: { orderId: string; shopId: string; recipientId: string; expiresAt: Date }[],
   ): Promise<Map<string, VirtualNumberBinding>> {
-    const now = this.p.clock.now();
-    const rows = inputs.length
-      ? await ex
-          .select()
-          .from(virtualNumberBindings)
-          .where(
-            and(
-              inArray(
-                virtualNumberBindings.orderId,
-                inputs.map((i) => i.orderId),
-              ),
-              isNull(virtualNumberBindings.releasedAt),
-            ),
-          )
-      : [];
     const out = new Map<string, VirtualNumberBinding>();
-    for (const input of inputs) {
-      const live = rows.find(
-        (r) => r.orderId === input.orderId && r.expiresAt > now && r.expiresAt >= input.expiresAt,
+    if (inputs.length === 0) return out;
+    const now = this.p.clock.now();
+    const rows = await ex
+      .select()
+      .from(virtualNumberBindings)
+      .where(
+        and(
+          inArray(
+            virtualNumberBindings.orderId,
+            inputs.map((i) => i.orderId),
+          ),
+          isNull(virtualNumberBindings.releasedAt),
+        ),
       );
-      out.set(input.orderId, live ? view(live) : await this.bindForOrder(ex, input));
+    const live = new Map(rows.map((r) => [r.orderId, r]));
+    const extend: { input: (typeof inputs)[number]; row: BindingRow }[] = [];
+    const fresh: (typeof inputs)[number][] = [];
+    const oneByOne: (typeof inputs)[number][] = [];
+    for (const input of inputs) {
+      const row = live.get(input.orderId);
+      if (row && row.expiresAt > now && row.expiresAt >= input.expiresAt) {
+        out.set(input.orderId, view(row));
+      } else if (input.expiresAt <= now || (row && row.expiresAt <= now)) {
+        oneByOne.push(input); // refused there, or the expired binding is released first
+      } else if (row) {
+        extend.push({ input, row });
+      } else {
+        fresh.push(input);
+      }
     }
+    // Rows are written in order-id order, so two overlapping batches lock them in the same order.
+    const byOrderId = (a: { orderId: string }, b: { orderId: string }) =>
+      a.orderId < b.orderId ? -1 : a.orderId > b.orderId ? 1 : 0;
+    if (extend.length > 0) {
+      extend.sort((a, b) => byOrderId(a.input, b.input));
+      const moves = JSON.stringify(extend.map((e) => ({ id: e.row.id, e: e.input.expiresAt.toISOString() })));
+      const moved = rowsOf<{ id: string; ms: number | string }>(
+        await ex.execute(sql`
+          update ${virtualNumberBindings} b set expires_at = greatest(b.expires_at, x.e)
+          from jsonb_to_recordset(${moves}::jsonb) as x(id text, e timestamptz)
+          where b.id = x.id and b.released_at is null
+          returning b.id, (extract(epoch from b.expires_at) * 1000)::float8 as ms`),
+      );
+      const byId = new Map(moved.map((m) => [m.id, new Date(Math.round(Number(m.ms)))]));
+      for (const { input, row } of extend) {
+        const expiresAt = byId.get(row.id);
+        if (expiresAt) out.set(input.orderId, view({ ...row, expiresAt }));
+        else oneByOne.push(input); // released meanwhile
+      }
+    }
+    if (fresh.length > 0) {
+      fresh.sort(byOrderId);
+      const taken = new Set<string>();
+      const values = fresh.map((input) => {
+        let mainNumber: string;
+        let extension: string;
+        do {
+          mainNumber = this.pool[randomInt(this.pool.length)]!;
+          extension = randomExtension();
+        } while (taken.has(`${mainNumber}-${extension}`) && taken.size < this.pool.length * EXTENSIONS);
+        taken.add(`${mainNumber}-${extension}`);
+        return {
+          id: newId('virtualNumber'),
+          mainNumber,
+          extension,
+          orderId: input.orderId,
+          shopId: input.shopId,
+          recipientId: input.recipientId,
+          createdAt: now,
+          expiresAt: input.expiresAt,
+        };
+      });
+      const inserted = await ex
+        .insert(virtualNumberBindings)
+        .values(values)
+        .onConflictDoNothing()
+        .returning();
+      const byOrder = new Map(inserted.map((r) => [r.orderId, r]));
+      for (const input of fresh) {
+        const row = byOrder.get(input.orderId);
+        if (row) out.set(input.orderId, view(row));
+        else oneByOne.push(input);
+      }
+    }
+    for (const input of oneByOne) out.set(input.orderId, await this.bindForOrder(ex, input));
     return out;
   }
 

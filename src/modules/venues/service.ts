@@ -430,16 +430,27 @@ export class VenueService {
     throw new AppError('VENUE_NOT_SELLING', 'Showcase checkout arrives with creator showcases.');
   }
 
-  /** Outbox handler: keeps the room's paid-order count and GMV (idempotent per event by the dispatcher). */
-  async onOrderPaid(
-    event: DomainEvent<{ venueType: string; venueId: string | null; totalFen: number }>,
+  /** Outbox handler for order.paid, a batch at a time: paid orders and GMV per live room, one statement. */
+  async onOrdersPaid(
+    events: DomainEvent<{ venueType: string; venueId: string | null; totalFen: number }>[],
     tx: Tx,
   ) {
-    const { venueType, venueId, totalFen } = event.payload;
-    if (venueType !== 'live_room' || !venueId) return;
-    await tx
-      .update(liveRooms)
-      .set({ paidOrders: sql`${liveRooms.paidOrders} + 1`, gmvFen: sql`${liveRooms.gmvFen} + ${totalFen}` })
-      .where(eq(liveRooms.id, venueId));
+    const byRoom = new Map<string, { orders: number; fen: number }>();
+    for (const { payload: p } of events) {
+      if (p.venueType !== 'live_room' || !p.venueId) continue;
+      const r = byRoom.get(p.venueId) ?? { orders: 0, fen: 0 };
+      r.orders += 1;
+      r.fen += p.totalFen;
+      byRoom.set(p.venueId, r);
+    }
+    if (byRoom.size === 0) return;
+    const ids = [...byRoom.keys()].sort();
+    const col = (f: (r: { orders: number; fen: number }) => number) =>
+      ids.map((id) => f(byRoom.get(id)!)).join(',');
+    await tx.execute(sql`
+      update ${liveRooms} set paid_orders = ${liveRooms.paidOrders} + d.orders, gmv_fen = ${liveRooms.gmvFen} + d.fen
+      from unnest(string_to_array(${ids.join(',')}, ','), string_to_array(${col((r) => r.orders)}, ',')::int[],
+                  string_to_array(${col((r) => r.fen)}, ',')::bigint[]) as d(id, orders, fen)
+      where ${liveRooms.id} = d.id`);
   }
 }

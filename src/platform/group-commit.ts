@@ -87,3 +87,6 @@ export class GroupCommit<T> {
       });
   }
 }
+
+/** Thrown inside a group's transaction when the group cannot commit as one: each item then goes alone. */
+export class GroupConflict extends Error {}
