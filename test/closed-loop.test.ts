@@ -1,6 +1,6 @@
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { skus } from '../src/modules/catalog/schema.js';
+import { skuSales, skus } from '../src/modules/catalog/schema.js';
 import { virtualNumberBindings } from '../src/modules/privacy/schema.js';
 import { liveRooms } from '../src/modules/venues/schema.js';
 import { MINUTE } from '../src/platform/clock.js';
@@ -53,7 +53,7 @@ describe('the closed loop', () => {
 
     const [roomRow] = await t.app.platform.db.select().from(liveRooms).where(eq(liveRooms.id, w.room.id));
     expect(roomRow).toMatchObject({ paidOrders: 1, gmvFen: 19800 });
-    const [soldSku] = await t.app.platform.db.select().from(skus).where(eq(skus.id, w.sku.id));
+    const [soldSku] = await t.app.platform.db.select().from(skuSales).where(eq(skuSales.skuId, w.sku.id));
     expect(soldSku!.sold).toBe(2);
 
     const list = await t.request({

@@ -1,6 +1,6 @@
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { skus } from '../src/modules/catalog/schema.js';
+import { skuSales, skus } from '../src/modules/catalog/schema.js';
 import { orderLines, orders } from '../src/modules/orders/schema.js';
 import { payments } from '../src/modules/payments/schema.js';
 import { couponClaims, coupons } from '../src/modules/promotions/schema.js';
@@ -237,7 +237,7 @@ describe('coupons', () => {
     // Existing consumers still read skuId / quantity from the event.
     await t.app.paymentProvider.settle();
     await t.app.platform.outbox.drain();
-    const [sold] = await t.app.platform.db.select().from(skus).where(eq(skus.id, w.sku.id));
+    const [sold] = await t.app.platform.db.select().from(skuSales).where(eq(skuSales.skuId, w.sku.id));
     expect(sold!.sold).toBe(2);
 
     const mine = await t.request({ method: 'GET', url: '/api/me/coupons?status=used', token: buyer.token });

@@ -55,6 +55,18 @@ export const products = pgTable(
   ],
 );
 
+/**
+ * Units sold per SKU (paid orders; the sales figure shown to buyers), kept apart from the SKU
+ * row: that row's stock is what every checkout locks, and counting sales there made the
+ * outbox's counter update queue behind checkouts (and them behind it).
+ */
+export const skuSales = pgTable('sku_sales', {
+  skuId: text('sku_id')
+    .primaryKey()
+    .references(() => skus.id),
+  sold: integer('sold').notNull().default(0),
+});
+
 export const skus = pgTable(
   'skus',
   {
@@ -67,7 +79,6 @@ export const skus = pgTable(
     priceFen: integer('price_fen').notNull(),
     /** Available units; reservations decrement it with one conditional UPDATE. */
     stock: integer('stock').notNull(),
-    sold: integer('sold').notNull().default(0),
   },
   (t) => [
     index('skus_product_idx').on(t.productId),

@@ -7,7 +7,7 @@ import { recordEvent } from '../../platform/outbox.js';
 import { inTransaction } from '../../platform/tx.js';
 import type { IdentityService } from '../identity/service.js';
 import { assertNoExternalLinks } from '../venues/guard.js';
-import { categories, products, shops, skus } from './schema.js';
+import { categories, products, shops, skuSales, skus } from './schema.js';
 
 export interface NewProduct {
   categoryId: string;
@@ -342,9 +342,9 @@ export class CatalogService {
 }
 
 /**
- * Outbox handler for order.paid, a batch at a time: counts units sold per SKU (sales figures
- * shown to buyers) with one statement. The SKU rows are locked in id order first, as checkout
- * takes them, so the two cannot deadlock.
+ * Outbox handler for order.paid, a batch at a time: counts units sold per SKU (the sales
+ * figure shown to buyers) with one statement, in SKU id order. The counters live in their
+ * own rows, so counting never waits on (or holds up) a checkout reserving the SKU's stock.
  */
 export async function countSoldUnits(
   events: { payload: { lines: { skuId: string; quantity: number }[] } }[],
@@ -356,11 +356,9 @@ export async function countSoldUnits(
   if (bySku.size === 0) return;
   const ids = [...bySku.keys()].sort();
   await tx.execute(sql`
-    with delta as (
-      select * from unnest(string_to_array(${ids.join(',')}, ','),
-                           string_to_array(${ids.map((id) => bySku.get(id)).join(',')}, ',')::int[]) as d(id, units)),
-    locked as (select ${skus.id} from ${skus} where ${skus.id} in (select id from delta) order by ${skus.id} for update)
-    update ${skus} set sold = ${skus.sold} + delta.units
-    from delta join locked on locked.id = delta.id
-    where ${skus.id} = delta.id`);
+    insert into ${skuSales} (sku_id, sold)
+    select id, units from unnest(string_to_array(${ids.join(',')}, ','),
+                                 string_to_array(${ids.map((id) => bySku.get(id)).join(',')}, ',')::int[]) as d(id, units)
+    order by id
+    on conflict (sku_id) do update set sold = ${skuSales.sold} + excluded.sold`);
 }

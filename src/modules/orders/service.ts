@@ -1,4 +1,5 @@
 import { and, asc, desc, eq, gte, inArray, lt, type SQL, sql } from 'drizzle-orm';
+import { batchedReads, loadAll } from '../../platform/batched-reads.js';
 import { DAY, MINUTE } from '../../platform/clock.js';
 import type { Platform } from '../../platform/context.js';
 import { type Executor, insertJson, rowsOf, type Tx } from '../../platform/db.js';
@@ -78,6 +79,13 @@ interface QueuedCheckout {
   reject(err: unknown): void;
 }
 
+/** A group's SKUs that did not have the units (or the price) its checkouts expected. */
+class ShortStock extends GroupConflict {
+  constructor(readonly skuIds: Set<string>) {
+    super('short stock');
+  }
+}
+
 /** At most this many checkouts in one group commit. */
 const CHECKOUT_GROUP_MAX = 64;
 
@@ -129,6 +137,29 @@ export type OrderView = ReturnType<typeof orderView>;
 
 export class OrderService {
   private readonly stockHolders: PreReservedStockHolder[] = [];
+  /** What concurrent checkouts read of their SKUs, one query for all of them. */
+  private readonly skuOffers = batchedReads(async (ids: readonly string[]) => {
+    const rows = await this.p.db
+      .select({
+        skuId: skus.id,
+        skuName: skus.name,
+        priceFen: skus.priceFen,
+        productId: products.id,
+        shopId: products.shopId,
+        categoryId: products.categoryId,
+        title: products.title,
+        reviewStatus: products.reviewStatus,
+        listed: products.listed,
+        commissionBps: products.commissionBps,
+        shopStatus: shops.status,
+      })
+      .from(skus)
+      .innerJoin(products, eq(products.id, skus.productId))
+      .innerJoin(shops, eq(shops.id, products.shopId))
+      .where(inArray(skus.id, [...ids]));
+    const byId = new Map(rows.map((r) => [r.skuId, r]));
+    return ids.map((id) => byId.get(id) ?? null);
+  });
   /** Null when CHECKOUT_GROUP_COMMIT is off: every checkout commits alone. */
   private readonly checkoutGroup: GroupCommit<QueuedCheckout> | null;
 
@@ -172,24 +203,7 @@ export class OrderService {
     // The SKUs, the venue's offer and the coupons are read side by side, before the transaction;
     // the SKU checks come first so the error a buyer sees does not depend on timing.
     const [offered, venueOffer, claims] = await Promise.allSettled([
-      this.p.db
-        .select({
-          skuId: skus.id,
-          skuName: skus.name,
-          priceFen: skus.priceFen,
-          productId: products.id,
-          shopId: products.shopId,
-          categoryId: products.categoryId,
-          title: products.title,
-          reviewStatus: products.reviewStatus,
-          listed: products.listed,
-          commissionBps: products.commissionBps,
-          shopStatus: shops.status,
-        })
-        .from(skus)
-        .innerJoin(products, eq(products.id, skus.productId))
-        .innerJoin(shops, eq(shops.id, products.shopId))
-        .where(inArray(skus.id, skuIds)),
+      loadAll(this.skuOffers, skuIds).then((found) => found.filter((o) => o !== null)),
       this.venues.attributionFor(input.venue, skuIds),
       this.coupons.claimsForCheckout(buyerId, claimIds),
     ]).then(([o, v, c]) => {
@@ -375,13 +389,37 @@ export class OrderService {
   /**
    * Group commit of checkouts (see createOrder): one transaction, one statement per table, the
    * idempotency keys stored with their responses, and the stock of every SKU in the group
-   * reserved by one conditional statement. Answers every checkout of the group.
+   * reserved by one conditional statement. Answers every checkout of the group. When SKUs run
+   * short, the checkouts wanting them leave the group (to get their own precise answer) and
+   * the rest try once more as a group; anything else that stops the group sends each alone.
    */
   private async commitGroup(group: QueuedCheckout[]): Promise<void> {
-    const jobs = group.map((g) => g.job);
-    let results: IdempotentResult<OrderView>[] | null = null;
+    let pending = group;
+    const alone: QueuedCheckout[] = [];
+    for (let round = 0; round < 2 && pending.length > 1; round++) {
+      const outcome = await this.tryGroup(pending.map((g) => g.job));
+      if ('results' in outcome) {
+        for (const [i, g] of pending.entries()) g.resolve(outcome.results[i]!);
+        pending = [];
+        break;
+      }
+      const short = outcome.short;
+      const wantsShort = (g: QueuedCheckout) => g.job.input.items.some((i) => short.has(i.skuId));
+      if (short.size === 0 || !pending.some(wantsShort)) break;
+      alone.push(...pending.filter(wantsShort));
+      pending = pending.filter((g) => !wantsShort(g));
+    }
+    // Each on its own: the precise answer (out of stock, price changed, replay) for each.
+    await Promise.all([...alone, ...pending].map((g) => this.commitOne(g.job).then(g.resolve, g.reject)));
+    this.p.outbox.wake();
+  }
+
+  /** One attempt at committing checkouts as a group; else the SKUs that were short (maybe none). */
+  private async tryGroup(
+    jobs: CheckoutJob[],
+  ): Promise<{ results: IdempotentResult<OrderView>[] } | { short: Set<string> }> {
     try {
-      results = await inTransaction(this.p.db, async (tx) => {
+      const results = await inTransaction(this.p.db, async (tx) => {
         const now = this.p.clock.now();
         const { sealed, written } = this.vault.sealRecipients(
           tx,
@@ -393,10 +431,10 @@ export class OrderService {
         for (const l of drafts.flatMap((d) => d.lines)) {
           const w = wanted.get(l.skuId);
           // Two prices for one SKU in the group: a price changed between their reads.
-          if (w && w.priceFen !== l.unitPriceFen) throw new GroupConflict();
+          if (w && w.priceFen !== l.unitPriceFen) throw new ShortStock(new Set([l.skuId]));
           wanted.set(l.skuId, { quantity: (w?.quantity ?? 0) + l.quantity, priceFen: l.unitPriceFen });
         }
-        const [, , , , , keys, reserved] = await Promise.all([
+        const [, , , , , keys, short] = await Promise.all([
           written,
           insertJson(
             tx,
@@ -423,35 +461,32 @@ export class OrderService {
           ),
           this.reserveStockGroup(tx, wanted),
         ]);
-        if (keys !== jobs.length || !reserved) throw new GroupConflict();
+        if (short.size > 0) throw new ShortStock(short);
+        if (keys !== jobs.length) throw new GroupConflict();
         return responses.map((r) => ({ ...r, replayed: false }));
       });
+      return { results };
     } catch (err) {
+      if (err instanceof ShortStock) return { short: err.skuIds };
       if (!(err instanceof GroupConflict)) this.p.log.debug({ err }, 'checkout group rolled back');
+      return { short: new Set() };
     }
-    if (results) {
-      for (const [i, g] of group.entries()) g.resolve(results[i]!);
-      this.p.outbox.wake();
-      return;
-    }
-    // Each on its own: the precise answer (out of stock, price changed, replay) for each.
-    await Promise.all(group.map((g) => this.commitOne(g.job).then(g.resolve, g.reject)));
-    this.p.outbox.wake();
   }
 
   /**
    * Reserves a group's units with ONE conditional statement: every SKU row is locked in id
    * order (as a single checkout takes them, so the two cannot deadlock), and only if each has
-   * the units and still the price read at checkout is any of them decremented. True when all were.
+   * the units and still the price read at checkout is any of them decremented. Returns the
+   * SKUs that fell short (none: all were reserved).
    */
   private async reserveStockGroup(
     tx: Tx,
     wanted: Map<string, { quantity: number; priceFen: number }>,
-  ): Promise<boolean> {
+  ): Promise<Set<string>> {
     const ids = [...wanted.keys()].sort();
     const col = (f: (w: { quantity: number; priceFen: number }) => number) =>
       ids.map((id) => f(wanted.get(id)!)).join(',');
-    const [row] = rowsOf<{ n: number }>(
+    const [row] = rowsOf<{ taken: number; short: string }>(
       await tx.execute(sql`
         with want as (
           select * from unnest(string_to_array(${ids.join(',')}, ','),
@@ -466,9 +501,13 @@ export class OrderService {
           where s.id = w.id and s.stock >= w.quantity and s.price_fen = w.price_fen
             and (select count(*) from locked where ok) = ${ids.length}
           returning s.id)
-        select count(*)::int as n from taken`),
+        select (select count(*) from taken)::int as taken,
+               array_to_string(array(select w.id from want w where w.id not in (select id from locked where ok)), ',') as short`),
     );
-    return Number(row?.n ?? 0) === ids.length;
+    if (Number(row?.taken ?? 0) === ids.length) return new Set();
+    const short = new Set((row?.short ?? '').split(',').filter(Boolean));
+    // Nothing short but not all taken cannot happen under the row locks; treat it as a conflict.
+    return short.size > 0 ? short : new Set(ids);
   }
 
   /**
@@ -601,8 +640,9 @@ export class OrderService {
     for (const { page: o, order_lines: l } of joined) {
       let of = lines.get(o.id);
       if (!of) {
+        of = [];
         rows.push(o);
-        lines.set(o.id, (of = []));
+        lines.set(o.id, of);
       }
       if (l) of.push(l);
     }
@@ -695,19 +735,27 @@ export class OrderService {
   /** The facts the privacy module's decrypt needs (a port; it does not read this table itself). */
   async decryptFacts(shopId: string, orderIds: string[]) {
     if (orderIds.length === 0) return [];
-    return this.p.db
-      .select({
-        id: orders.id,
-        shopId: orders.shopId,
-        status: orders.status,
-        recipientId: orders.recipientId,
-        paidAt: orders.paidAt,
-        shippedAt: orders.shippedAt,
-        deliveredAt: orders.deliveredAt,
-        completedAt: orders.completedAt,
-      })
-      .from(orders)
-      .where(and(eq(orders.shopId, shopId), inArray(orders.id, orderIds)));
+    return (
+      this.p.db
+        .select({
+          id: orders.id,
+          shopId: orders.shopId,
+          status: orders.status,
+          recipientId: orders.recipientId,
+          paidAt: orders.paidAt,
+          shippedAt: orders.shippedAt,
+          deliveredAt: orders.deliveredAt,
+          completedAt: orders.completedAt,
+        })
+        .from(orders)
+        // The ids as one jsonb parameter: one statement text for any count, cheap to build.
+        .where(
+          and(
+            eq(orders.shopId, shopId),
+            sql`${orders.id} in (select jsonb_array_elements_text(${JSON.stringify(orderIds)}::jsonb))`,
+          ),
+        )
+    );
   }
 
   /** Paid orders per local day in [from, to), for the decrypt quota. */
@@ -760,66 +808,63 @@ export class OrderService {
     return o;
   }
 
-  /** Locks orders for a group of payment attempts, in id order (see PaymentService.pay). */
-  async lockForPayments(tx: Tx, orderIds: string[]): Promise<OrderRow[]> {
-    return tx.select().from(orders).where(inArray(orders.id, orderIds)).orderBy(asc(orders.id)).for('update');
+  /**
+   * Locks orders for a group of payment attempts, in id order, and reads their lines (which
+   * never change after checkout) alongside (see PaymentService.pay).
+   */
+  async lockForPayments(tx: Tx, orderIds: string[]): Promise<{ orders: OrderRow[]; lines: OrderLineRow[] }> {
+    const [locked, lines] = await Promise.all([
+      tx.select().from(orders).where(inArray(orders.id, orderIds)).orderBy(asc(orders.id)).for('update'),
+      this.linesOf(tx, orderIds),
+    ]);
+    return { orders: locked, lines };
   }
 
   /** pending_payment → paid; false when the order is no longer unpaid (e.g. cancelled by timeout). */
   async markPaid(tx: Tx, orderId: string, paymentId: string): Promise<boolean> {
-    return (await this.markPaidMany(tx, [{ orderId, paymentId }])).has(orderId);
-  }
-
-  /** pending_payment → paid for several orders, one `order.paid` each; returns the ids that were unpaid. */
-  async markPaidMany(tx: Tx, paid: { orderId: string; paymentId: string }[]): Promise<Set<string>> {
-    if (paid.length === 0) return new Set();
-    const ids = paid.map((p) => p.orderId);
-    const paymentOf = new Map(paid.map((p) => [p.orderId, p.paymentId]));
     // Lines never change after checkout, so they are read alongside the update.
-    const [updated, lines] = await Promise.all([
+    const [[o], lines] = await Promise.all([
       tx
         .update(orders)
         .set({ status: 'paid', paidAt: this.p.clock.now() })
-        .where(and(inArray(orders.id, ids), eq(orders.status, 'pending_payment')))
+        .where(and(eq(orders.id, orderId), eq(orders.status, 'pending_payment')))
         .returning(),
-      this.linesOf(tx, ids),
+      this.linesOf(tx, [orderId]),
     ]);
-    await recordEvents(
-      tx,
-      this.p.clock,
-      updated.map((o) => ({
-        topic: 'order.paid',
-        aggregateId: o.id,
-        payload: {
-          orderId: o.id,
-          shopId: o.shopId,
-          paymentId: paymentOf.get(o.id)!,
-          paidAt: o.paidAt!.toISOString(),
-          totalFen: o.totalFen,
-          payableFen: o.payableFen,
-          shopDiscountFen: o.shopDiscountFen,
-          platformDiscountFen: o.platformDiscountFen,
-          venueType: o.venueType,
-          venueId: o.venueId,
-          creatorAccountId: o.creatorAccountId,
-          lines: lines
-            .filter((l) => l.orderId === o.id)
-            .map((l) => ({
-              lineId: l.id,
-              skuId: l.skuId,
-              productId: l.productId,
-              categoryId: l.categoryId,
-              quantity: l.quantity,
-              lineTotalFen: l.lineTotalFen,
-              shopDiscountFen: l.shopDiscountFen,
-              platformDiscountFen: l.platformDiscountFen,
-              paidFen: l.paidFen,
-              commissionBps: l.commissionBps,
-            })),
-        },
-      })),
-    );
-    return new Set(updated.map((o) => o.id));
+    if (!o) return false;
+    await recordEvents(tx, this.p.clock, [paidEvent(o, lines, paymentId)]);
+    return true;
+  }
+
+  /**
+   * pending_payment → paid for orders the caller has locked (lockForPayments) and seen unpaid:
+   * the update and their `order.paid` events go out together. Throws GroupConflict if any
+   * of them was not unpaid after all.
+   */
+  async markLockedPaid(tx: Tx, paid: { order: OrderRow; paymentId: string }[], lines: OrderLineRow[]) {
+    if (paid.length === 0) return;
+    const paidAt = this.p.clock.now();
+    const [updated] = await Promise.all([
+      tx
+        .update(orders)
+        .set({ status: 'paid', paidAt })
+        .where(
+          and(
+            inArray(
+              orders.id,
+              paid.map((p) => p.order.id),
+            ),
+            eq(orders.status, 'pending_payment'),
+          ),
+        )
+        .returning({ id: orders.id }),
+      recordEvents(
+        tx,
+        this.p.clock,
+        paid.map(({ order, paymentId }) => paidEvent({ ...order, status: 'paid', paidAt }, lines, paymentId)),
+      ),
+    ]);
+    if (updated.length !== paid.length) throw new GroupConflict();
   }
 
   async cancelByBuyer(buyerId: string, orderId: string) {
@@ -1098,6 +1143,41 @@ export class OrderService {
     }
     return stage;
   }
+}
+
+/** The `order.paid` event of a paid order: what the ledger books and the room counts. */
+function paidEvent(o: OrderRow, lines: OrderLineRow[], paymentId: string) {
+  return {
+    topic: 'order.paid',
+    aggregateId: o.id,
+    payload: {
+      orderId: o.id,
+      shopId: o.shopId,
+      paymentId,
+      paidAt: o.paidAt!.toISOString(),
+      totalFen: o.totalFen,
+      payableFen: o.payableFen,
+      shopDiscountFen: o.shopDiscountFen,
+      platformDiscountFen: o.platformDiscountFen,
+      venueType: o.venueType,
+      venueId: o.venueId,
+      creatorAccountId: o.creatorAccountId,
+      lines: lines
+        .filter((l) => l.orderId === o.id)
+        .map((l) => ({
+          lineId: l.id,
+          skuId: l.skuId,
+          productId: l.productId,
+          categoryId: l.categoryId,
+          quantity: l.quantity,
+          lineTotalFen: l.lineTotalFen,
+          shopDiscountFen: l.shopDiscountFen,
+          platformDiscountFen: l.platformDiscountFen,
+          paidFen: l.paidFen,
+          commissionBps: l.commissionBps,
+        })),
+    },
+  };
 }
 
 /** The after-sales stage of an order in this status, or null if nothing was paid or it is closed. */

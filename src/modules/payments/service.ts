@@ -1,4 +1,5 @@
 import { and, asc, eq, inArray, sql } from 'drizzle-orm';
+import { batchedReads } from '../../platform/batched-reads.js';
 import type { Platform } from '../../platform/context.js';
 import { type Executor, insertJson, type Tx } from '../../platform/db.js';
 import { AppError, invalidState } from '../../platform/errors.js';
@@ -77,6 +78,15 @@ export type ChargeOwner = (event: PaymentWebhookEvent) => Promise<WebhookOutcome
 
 export class PaymentService {
   private readonly chargeOwners: ChargeOwner[] = [];
+  /** The status of charges by provider reference, one query for concurrent webhooks. */
+  private readonly knownPayments = batchedReads(async (refs: readonly string[]) => {
+    const rows = await this.p.db
+      .select({ providerRef: payments.providerRef, status: payments.status })
+      .from(payments)
+      .where(inArray(payments.providerRef, [...refs]));
+    const byRef = new Map(rows.map((r) => [r.providerRef, r]));
+    return refs.map((ref) => byRef.get(ref) ?? null);
+  });
   /** Null when CHECKOUT_GROUP_COMMIT is off: every payment commits alone. */
   private readonly group: GroupCommit<QueuedPayment> | null;
 
@@ -179,7 +189,7 @@ export class PaymentService {
     try {
       const done = await inTransaction(this.p.db, async (tx) => {
         const ids = group.map((g) => g.job.orderId);
-        const [locked, pending] = await Promise.all([
+        const [{ orders: locked, lines }, pending] = await Promise.all([
           this.orders.lockForPayments(tx, ids),
           tx
             .select({ orderId: payments.orderId })
@@ -211,25 +221,27 @@ export class PaymentService {
             return this.paymentRow(job, order, charge);
           }),
         );
-        const [, paid] = await Promise.all([
+        const responses = rows.map((r) => ({
+          status: 200,
+          body: paymentView(r, r.status === 'succeeded' ? 'paid' : byId.get(r.orderId)!.status),
+        }));
+        // The orders are locked and unpaid: every write goes out at once.
+        const [, , , claimed] = await Promise.all([
           insertJson(tx, payments, rows),
-          this.orders.markPaidMany(
+          this.orders.markLockedPaid(
             tx,
             rows
               .filter((r) => r.status === 'succeeded')
-              .map((r) => ({ orderId: r.orderId, paymentId: r.id })),
+              .map((r) => ({ order: byId.get(r.orderId)!, paymentId: r.id })),
+            lines,
           ),
           recordEvents(tx, this.p.clock, rows.map(paymentEvent)),
+          claimKeys(
+            tx,
+            this.p.clock,
+            plain.map((g, i) => ({ ref: g.job.ref, ...responses[i]! })),
+          ),
         ]);
-        const responses = rows.map((r) => ({
-          status: 200,
-          body: paymentView(r, paid.has(r.orderId) ? 'paid' : byId.get(r.orderId)!.status),
-        }));
-        const claimed = await claimKeys(
-          tx,
-          this.p.clock,
-          plain.map((g, i) => ({ ref: g.job.ref, ...responses[i]! })),
-        );
         if (claimed !== plain.length) throw new GroupConflict();
         return { plain, responses };
       });
@@ -253,11 +265,8 @@ export class PaymentService {
    */
   async applyWebhook(event: PaymentWebhookEvent): Promise<WebhookOutcome> {
     // Most deliveries confirm what the synchronous charge already recorded: answer those
-    // with one read and no writes.
-    const [known] = await this.p.db
-      .select({ status: payments.status })
-      .from(payments)
-      .where(eq(payments.providerRef, event.data.providerRef));
+    // with one read (shared by the deliveries arriving together) and no writes.
+    const known = await this.knownPayments.load(event.data.providerRef);
     if (!known) {
       for (const owner of this.chargeOwners) {
         const out = await owner(event);

@@ -1,4 +1,5 @@
 import { and, asc, desc, eq, inArray, isNull, sql } from 'drizzle-orm';
+import { batchedReads, loadAll } from '../../platform/batched-reads.js';
 import type { Platform } from '../../platform/context.js';
 import type { Executor, Tx } from '../../platform/db.js';
 import { AppError, invalidState, notFound } from '../../platform/errors.js';
@@ -22,6 +23,42 @@ export interface Attribution {
 }
 
 export class VenueService {
+  /**
+   * Whether live rooms offer SKUs, for concurrent checkouts in one query: the room's status and
+   * creator, and whether the SKU's product is in its cart (null: no such room).
+   */
+  private readonly roomOffers = batchedReads(async (keys: readonly { roomId: string; skuId: string }[]) => {
+    const rows = await this.p.db
+      .select({
+        roomId: liveRooms.id,
+        status: liveRooms.status,
+        creatorAccountId: liveRooms.creatorAccountId,
+        skuId: skus.id,
+      })
+      .from(liveRooms)
+      .leftJoin(liveRoomItems, and(eq(liveRoomItems.roomId, liveRooms.id), isNull(liveRoomItems.removedAt)))
+      .leftJoin(
+        skus,
+        and(
+          eq(skus.productId, liveRoomItems.productId),
+          inArray(skus.id, [...new Set(keys.map((k) => k.skuId))]),
+        ),
+      )
+      .where(inArray(liveRooms.id, [...new Set(keys.map((k) => k.roomId))]));
+    const rooms = new Map(rows.map((r) => [r.roomId, r]));
+    const offered = new Set(rows.filter((r) => r.skuId).map((r) => `${r.roomId}|${r.skuId}`));
+    return keys.map(({ roomId, skuId }) => {
+      const room = rooms.get(roomId);
+      return room
+        ? {
+            status: room.status,
+            creatorAccountId: room.creatorAccountId,
+            offered: offered.has(`${roomId}|${skuId}`),
+          }
+        : null;
+    });
+  });
+
   constructor(
     private readonly p: Platform,
     private readonly catalog: CatalogService,
@@ -399,19 +436,17 @@ export class VenueService {
     const notSold = (what: string, missing: string[]) =>
       new AppError('VENUE_NOT_SELLING', `${what} does not sell ${missing.join(', ')}.`, { missing });
     if (venue.type === 'live_room') {
-      // The room and the requested SKUs that its cart offers, in one query.
-      const rows = await this.p.db
-        .select({ status: liveRooms.status, creatorAccountId: liveRooms.creatorAccountId, skuId: skus.id })
-        .from(liveRooms)
-        .leftJoin(liveRoomItems, and(eq(liveRoomItems.roomId, liveRooms.id), isNull(liveRoomItems.removedAt)))
-        .leftJoin(skus, and(eq(skus.productId, liveRoomItems.productId), inArray(skus.id, skuIds)))
-        .where(eq(liveRooms.id, venue.id));
-      const room = rows[0];
+      const roomId = venue.id;
+      const offers = await loadAll(
+        this.roomOffers,
+        skuIds.map((skuId) => ({ roomId, skuId })),
+      );
+      const room = offers[0];
       if (!room) throw notFound('LIVE_ROOM_NOT_FOUND', 'Live room', venue.id);
       if (room.status !== 'live') {
         throw new AppError('VENUE_NOT_SELLING', `Live room ${venue.id} is ${room.status}, not live.`);
       }
-      const missing = skuIds.filter((id) => !rows.some((r) => r.skuId === id));
+      const missing = skuIds.filter((_, i) => !offers[i]!.offered);
       if (missing.length) throw notSold(`Live room ${venue.id}`, missing);
       return { venueType: 'live_room', venueId: venue.id, creatorAccountId: room.creatorAccountId };
     }
