@@ -114,7 +114,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
       poolMax: config.DB_POOL_MAX,
     }));
   const db = database.db;
-  const outbox = new OutboxDispatcher(db, clock, log);
+  const outbox = new OutboxDispatcher(db, clock, log, config.OUTBOX_WINDOW_MS);
   const jobs = new JobScheduler(log);
   const platform: Platform = { config, db, dbKind: database.kind, clock, log, outbox, jobs };
 

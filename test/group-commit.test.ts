@@ -112,12 +112,27 @@ describe('group commit of checkouts and payments', () => {
       );
     }
 
-    // Retries with the same keys replay the first answers and write nothing.
-    const retried = await Promise.all(buyers.map((b, i) => checkout(t, b.token, bodies[i], keys[i])));
+    // Retries with the same keys replay the first answers and write nothing, while new
+    // checkouts in the same burst still commit in groups.
+    const newcomers = await Promise.all(Array.from({ length: 12 }, () => t.account(['buyer'])));
+    const [retried, fresh] = await Promise.all([
+      Promise.all(buyers.map((b, i) => checkout(t, b.token, bodies[i], keys[i]))),
+      Promise.all(
+        newcomers.map((b) =>
+          checkout(t, b.token, {
+            venue: { type: 'live_room', id: w.room.id },
+            items: [{ skuId: w.sku.id, quantity: 1 }],
+            recipient: recipient(),
+          }),
+        ),
+      ),
+    ]);
+    expect(fresh.map((r) => r.statusCode)).toEqual(Array(12).fill(201));
+    expect(await writers(fresh.map((r) => r.json().id))).toBeLessThan(12);
     const replayed = retried.filter((r) => r.statusCode === 201);
     expect(replayed.map((r) => r.json().id).sort()).toEqual([...ids].sort());
     expect(replayed.every((r) => r.headers['idempotent-replayed'] === 'true')).toBe(true);
-    expect(await stock(w.sku.id)).toBe(1_000 - 2 * 33);
+    expect(await stock(w.sku.id)).toBe(1_000 - 2 * 33 - 12);
     const stored = await db
       .select({ n: sql<number>`count(*)::int` })
       .from(idempotencyKeys)

@@ -45,6 +45,8 @@ const envSchema = z.object({
     .enum(['true', 'false'])
     .default('true')
     .transform((v) => v === 'true'),
+  /** A commit's events wait this long for their neighbours' before delivery (one round for all). */
+  OUTBOX_WINDOW_MS: z.coerce.number().int().min(0).max(1_000).default(20),
   DB_POOL_MAX: z.coerce.number().int().min(1).max(200).default(20),
   /** Platform time zone as minutes east of UTC (China Standard Time): days, quotas and buckets follow it. */
   PLATFORM_UTC_OFFSET_MINUTES: z.coerce.number().int().min(-720).max(840).default(480),

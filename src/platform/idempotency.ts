@@ -62,17 +62,17 @@ export type IdempotencyRef = { scope: string; key: string; hash: string };
 
 /**
  * Stores the responses of completed requests under their keys, in the use case's transaction
- * (one statement for several: group-committed use cases). Returns how many keys were new; a
- * key already taken keeps its first response, and the caller must roll back.
+ * (one statement for several: group-committed use cases). Returns, in order, whether each key
+ * was new; a key already taken keeps its first response, and the caller must roll back.
  */
 export async function claimKeys(
   tx: Tx,
   clock: Clock,
   entries: { ref: IdempotencyRef; status: number; body: unknown }[],
-): Promise<number> {
-  if (entries.length === 0) return 0;
+): Promise<boolean[]> {
+  if (entries.length === 0) return [];
   const createdAt = clock.now();
-  const claimed = await insertJson(
+  const claimed = await insertJson<typeof idempotencyKeys, { scope: string; key: string }>(
     tx,
     idempotencyKeys,
     entries.map(({ ref, status, body }) => ({
@@ -83,9 +83,10 @@ export async function claimKeys(
       response: body as object,
       createdAt,
     })),
-    sql`on conflict do nothing returning key`,
+    sql`on conflict do nothing returning scope, key`,
   );
-  return claimed.length;
+  const fresh = new Set(claimed.map((c) => `${c.scope}\u0000${c.key}`));
+  return entries.map(({ ref }) => fresh.has(`${ref.scope}\u0000${ref.key}`));
 }
 
 /** Rolls back a transaction whose key turned out to be taken; the caller then replays. */
@@ -112,7 +113,8 @@ export async function runIdempotent<T>(
       db,
       async (tx) => {
         const result = await work(tx);
-        if ((await claimKeys(tx, clock, [{ ref, ...result }])) === 0) throw new KeyTaken();
+        const [claimed] = await claimKeys(tx, clock, [{ ref, ...result }]);
+        if (!claimed) throw new KeyTaken();
         return { ...result, replayed: false };
       },
       txOpts,

@@ -79,10 +79,10 @@ interface QueuedCheckout {
   reject(err: unknown): void;
 }
 
-/** A group's SKUs that did not have the units (or the price) its checkouts expected. */
-class ShortStock extends GroupConflict {
-  constructor(readonly skuIds: Set<string>) {
-    super('short stock');
+/** The checkouts that stopped a group: a SKU they want ran short or moved price, or their key is taken. */
+class LeaveGroup extends GroupConflict {
+  constructor(readonly jobs: Set<CheckoutJob>) {
+    super('checkouts leave the group');
   }
 }
 
@@ -200,8 +200,9 @@ export class OrderService {
       );
     }
     const claimIds = input.couponClaimIds ?? [];
-    // The SKUs, the venue's offer and the coupons are read side by side, before the transaction;
-    // the SKU checks come first so the error a buyer sees does not depend on timing.
+    // The SKUs, the venue's offer and the coupons are read side by side, before the transaction
+    // (SKUs and rooms with one query for all the checkouts arriving together); the SKU checks
+    // come first so the error a buyer sees does not depend on timing.
     const [offered, venueOffer, claims] = await Promise.allSettled([
       loadAll(this.skuOffers, skuIds).then((found) => found.filter((o) => o !== null)),
       this.venues.attributionFor(input.venue, skuIds),
@@ -389,9 +390,10 @@ export class OrderService {
   /**
    * Group commit of checkouts (see createOrder): one transaction, one statement per table, the
    * idempotency keys stored with their responses, and the stock of every SKU in the group
-   * reserved by one conditional statement. Answers every checkout of the group. When SKUs run
-   * short, the checkouts wanting them leave the group (to get their own precise answer) and
-   * the rest try once more as a group; anything else that stops the group sends each alone.
+   * reserved by one conditional statement. Answers every checkout of the group. The checkouts
+   * that stop the group (wanting a SKU that ran short or changed price, or a retry whose key
+   * is taken) leave it, to get their own precise answer alone, and the rest try once more as
+   * a group; anything else that stops the group sends each alone.
    */
   private async commitGroup(group: QueuedCheckout[]): Promise<void> {
     let pending = group;
@@ -403,21 +405,22 @@ export class OrderService {
         pending = [];
         break;
       }
-      const short = outcome.short;
-      const wantsShort = (g: QueuedCheckout) => g.job.input.items.some((i) => short.has(i.skuId));
-      if (short.size === 0 || !pending.some(wantsShort)) break;
-      alone.push(...pending.filter(wantsShort));
-      pending = pending.filter((g) => !wantsShort(g));
+      const { leave } = outcome;
+      if (leave.size === 0) break;
+      alone.push(...pending.filter((g) => leave.has(g.job)));
+      pending = pending.filter((g) => !leave.has(g.job));
     }
     // Each on its own: the precise answer (out of stock, price changed, replay) for each.
     await Promise.all([...alone, ...pending].map((g) => this.commitOne(g.job).then(g.resolve, g.reject)));
     this.p.outbox.wake();
   }
 
-  /** One attempt at committing checkouts as a group; else the SKUs that were short (maybe none). */
+  /** One attempt at committing checkouts as a group; else those that must leave it (maybe none known). */
   private async tryGroup(
     jobs: CheckoutJob[],
-  ): Promise<{ results: IdempotentResult<OrderView>[] } | { short: Set<string> }> {
+  ): Promise<{ results: IdempotentResult<OrderView>[] } | { leave: Set<CheckoutJob> }> {
+    const wanting = (skuIds: Set<string>) =>
+      new Set(jobs.filter((j) => j.input.items.some((i) => skuIds.has(i.skuId))));
     try {
       const results = await inTransaction(this.p.db, async (tx) => {
         const now = this.p.clock.now();
@@ -431,7 +434,7 @@ export class OrderService {
         for (const l of drafts.flatMap((d) => d.lines)) {
           const w = wanted.get(l.skuId);
           // Two prices for one SKU in the group: a price changed between their reads.
-          if (w && w.priceFen !== l.unitPriceFen) throw new ShortStock(new Set([l.skuId]));
+          if (w && w.priceFen !== l.unitPriceFen) throw new LeaveGroup(wanting(new Set([l.skuId])));
           wanted.set(l.skuId, { quantity: (w?.quantity ?? 0) + l.quantity, priceFen: l.unitPriceFen });
         }
         const [, , , , , keys, short] = await Promise.all([
@@ -461,15 +464,15 @@ export class OrderService {
           ),
           this.reserveStockGroup(tx, wanted),
         ]);
-        if (short.size > 0) throw new ShortStock(short);
-        if (keys !== jobs.length) throw new GroupConflict();
+        const taken = jobs.filter((_, i) => !keys[i]);
+        if (short.size > 0 || taken.length > 0) throw new LeaveGroup(new Set([...wanting(short), ...taken]));
         return responses.map((r) => ({ ...r, replayed: false }));
       });
       return { results };
     } catch (err) {
-      if (err instanceof ShortStock) return { short: err.skuIds };
+      if (err instanceof LeaveGroup) return { leave: err.jobs };
       if (!(err instanceof GroupConflict)) this.p.log.debug({ err }, 'checkout group rolled back');
-      return { short: new Set() };
+      return { leave: new Set() };
     }
   }
 

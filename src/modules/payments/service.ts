@@ -242,7 +242,7 @@ export class PaymentService {
             plain.map((g, i) => ({ ref: g.job.ref, ...responses[i]! })),
           ),
         ]);
-        if (claimed !== plain.length) throw new GroupConflict();
+        if (!claimed.every(Boolean)) throw new GroupConflict();
         return { plain, responses };
       });
       for (const [i, g] of done.plain.entries()) g.resolve({ ...done.responses[i]!, replayed: false });
