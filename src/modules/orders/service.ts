@@ -174,8 +174,9 @@ export class OrderService {
     this.checkoutGroup = p.config.CHECKOUT_GROUP_COMMIT
       ? new GroupCommit<QueuedCheckout>({
           maxBatch: CHECKOUT_GROUP_MAX,
-          // PGlite has one connection: groups would only queue for it.
-          maxInFlight: p.dbKind === 'pglite' ? 1 : 2,
+          // One group at a time: the next gathers what arrives meanwhile, and bigger groups
+          // measured more checkouts per second (bench:checkout) than two smaller ones at once.
+          maxInFlight: 1,
           keyOf: (q) => q.job.buyerId,
           run: (group) => this.commitGroup(group),
         })
