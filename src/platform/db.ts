@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
-import { type ExtractTablesWithRelations, getTableColumns, type SQL, sql } from 'drizzle-orm';
+import { type Column, type ExtractTablesWithRelations, getTableColumns, type SQL, sql } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT, PgTable, PgTransaction } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
@@ -122,4 +122,13 @@ export async function insertJson<T extends PgTable, R = Record<string, unknown>>
       sql`insert into ${table} (${sql.raw(names)}) select ${sql.raw(names)} from json_populate_recordset(null::${table}, ${json}::json) ${tail ?? sql``}`,
     ),
   );
+}
+
+/**
+ * `column IN (values)` with the values as ONE jsonb parameter. drizzle's inArray binds one
+ * parameter per value, so every list length is another statement text: PostgreSQL parses and
+ * plans each anew (custom plans). One text for any length lets it settle on a generic plan.
+ */
+export function inJson(column: Column | SQL, values: readonly string[]): SQL {
+  return sql`${column} in (select jsonb_array_elements_text(${JSON.stringify(values)}::jsonb))`;
 }

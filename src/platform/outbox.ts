@@ -1,7 +1,7 @@
 import { and, asc, eq, inArray, isNull, lte, or, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Clock } from './clock.js';
-import { type Db, type Executor, insertJson, type Tx } from './db.js';
+import { type Db, type Executor, inJson, insertJson, type Tx } from './db.js';
 import { newId } from './ids.js';
 import { eventHandlerRuns, outboxEvents } from './schema.js';
 import { inTransaction } from './tx.js';
@@ -215,7 +215,7 @@ export class OutboxDispatcher {
             if (todo.length > 0) await sub.handle(todo, tx);
           }
         }
-        await tx.update(outboxEvents).set({ publishedAt: new Date() }).where(inArray(outboxEvents.id, ids));
+        await tx.update(outboxEvents).set({ publishedAt: new Date() }).where(inJson(outboxEvents.id, ids));
       });
       return batch.length;
     } catch (err) {

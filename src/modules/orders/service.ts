@@ -2,7 +2,7 @@ import { and, asc, desc, eq, gte, inArray, lt, type SQL, sql } from 'drizzle-orm
 import { batchedReads, loadAll } from '../../platform/batched-reads.js';
 import { DAY, MINUTE } from '../../platform/clock.js';
 import type { Platform } from '../../platform/context.js';
-import { type Executor, insertJson, rowsOf, type Tx } from '../../platform/db.js';
+import { type Executor, inJson, insertJson, rowsOf, type Tx } from '../../platform/db.js';
 import { AppError, invalidState, notFound } from '../../platform/errors.js';
 import { GroupCommit, GroupConflict } from '../../platform/group-commit.js';
 import {
@@ -156,7 +156,7 @@ export class OrderService {
       .from(skus)
       .innerJoin(products, eq(products.id, skus.productId))
       .innerJoin(shops, eq(shops.id, products.shopId))
-      .where(inArray(skus.id, [...ids]));
+      .where(inJson(skus.id, ids));
     const byId = new Map(rows.map((r) => [r.skuId, r]));
     return ids.map((id) => byId.get(id) ?? null);
   });
@@ -554,7 +554,7 @@ export class OrderService {
     return ex
       .select()
       .from(orderLines)
-      .where(inArray(orderLines.orderId, orderIds))
+      .where(inJson(orderLines.orderId, orderIds))
       .orderBy(asc(orderLines.id));
   }
 
@@ -818,7 +818,7 @@ export class OrderService {
    */
   async lockForPayments(tx: Tx, orderIds: string[]): Promise<{ orders: OrderRow[]; lines: OrderLineRow[] }> {
     const [locked, lines] = await Promise.all([
-      tx.select().from(orders).where(inArray(orders.id, orderIds)).orderBy(asc(orders.id)).for('update'),
+      tx.select().from(orders).where(inJson(orders.id, orderIds)).orderBy(asc(orders.id)).for('update'),
       this.linesOf(tx, orderIds),
     ]);
     return { orders: locked, lines };
@@ -854,7 +854,7 @@ export class OrderService {
         .set({ status: 'paid', paidAt })
         .where(
           and(
-            inArray(
+            inJson(
               orders.id,
               paid.map((p) => p.order.id),
             ),

@@ -1,7 +1,7 @@
 import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import { batchedReads } from '../../platform/batched-reads.js';
 import type { Platform } from '../../platform/context.js';
-import { type Executor, insertJson, type Tx } from '../../platform/db.js';
+import { type Executor, inJson, insertJson, type Tx } from '../../platform/db.js';
 import { AppError, invalidState } from '../../platform/errors.js';
 import { GroupCommit, GroupConflict } from '../../platform/group-commit.js';
 import {
@@ -83,7 +83,7 @@ export class PaymentService {
     const rows = await this.p.db
       .select({ providerRef: payments.providerRef, status: payments.status })
       .from(payments)
-      .where(inArray(payments.providerRef, [...refs]));
+      .where(inJson(payments.providerRef, refs));
     const byRef = new Map(rows.map((r) => [r.providerRef, r]));
     return refs.map((ref) => byRef.get(ref) ?? null);
   });
@@ -195,7 +195,7 @@ export class PaymentService {
           tx
             .select({ orderId: payments.orderId })
             .from(payments)
-            .where(and(inArray(payments.orderId, ids), eq(payments.status, 'pending'))),
+            .where(and(inJson(payments.orderId, ids), eq(payments.status, 'pending'))),
         ]);
         const byId = new Map(locked.map((o) => [o.id, o]));
         const charging = new Set(pending.map((p) => p.orderId));

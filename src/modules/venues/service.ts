@@ -1,7 +1,7 @@
 import { and, asc, desc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import { batchedReads, loadAll } from '../../platform/batched-reads.js';
 import type { Platform } from '../../platform/context.js';
-import type { Executor, Tx } from '../../platform/db.js';
+import { type Executor, inJson, type Tx } from '../../platform/db.js';
 import { AppError, invalidState, notFound } from '../../platform/errors.js';
 import { newId } from '../../platform/ids.js';
 import type { DomainEvent } from '../../platform/outbox.js';
@@ -41,10 +41,10 @@ export class VenueService {
         skus,
         and(
           eq(skus.productId, liveRoomItems.productId),
-          inArray(skus.id, [...new Set(keys.map((k) => k.skuId))]),
+          inJson(skus.id, [...new Set(keys.map((k) => k.skuId))]),
         ),
       )
-      .where(inArray(liveRooms.id, [...new Set(keys.map((k) => k.roomId))]));
+      .where(inJson(liveRooms.id, [...new Set(keys.map((k) => k.roomId))]));
     const rooms = new Map(rows.map((r) => [r.roomId, r]));
     const offered = new Set(rows.filter((r) => r.skuId).map((r) => `${r.roomId}|${r.skuId}`));
     return keys.map(({ roomId, skuId }) => {
