@@ -130,5 +130,7 @@ export async function insertJson<T extends PgTable, R = Record<string, unknown>>
  * plans each anew (custom plans). One text for any length lets it settle on a generic plan.
  */
 export function inJson(column: Column | SQL, values: readonly string[]): SQL {
-  return sql`${column} in (select jsonb_array_elements_text(${JSON.stringify(values)}::jsonb))`;
+  // = ANY(array(…)): the array is computed once (an InitPlan) and the column is matched by
+  // its index, where `IN (SELECT …)` would plan a join.
+  return sql`${column} = any(array(select jsonb_array_elements_text(${JSON.stringify(values)}::jsonb)))`;
 }
