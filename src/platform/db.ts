@@ -108,8 +108,7 @@ export async function insertJson<T extends PgTable, R = Record<string, unknown>>
   tail?: SQL,
 ): Promise<R[]> {
   if (rows.length === 0) return [];
-  const present = Object.entries(getTableColumns(table)).filter(([prop]) => prop in rows[0]!);
-  const names = present.map(([, col]) => `"${col.name}"`).join(', ');
+  const { present, names } = columnsFor(table, rows[0]!);
   const json = JSON.stringify(
     rows.map((row) => {
       const out: Record<string, unknown> = {};
@@ -122,6 +121,24 @@ export async function insertJson<T extends PgTable, R = Record<string, unknown>>
       sql`insert into ${table} (${sql.raw(names)}) select ${sql.raw(names)} from json_populate_recordset(null::${table}, ${json}::json) ${tail ?? sql``}`,
     ),
   );
+}
+
+/** The columns a row carries (property → column) and their quoted list, cached per table and row shape. */
+const columnCache = new WeakMap<PgTable, Map<string, { present: [string, Column][]; names: string }>>();
+function columnsFor(table: PgTable, row: object) {
+  const shape = Object.keys(row).join(',');
+  let byShape = columnCache.get(table);
+  if (!byShape) columnCache.set(table, (byShape = new Map()));
+  let hit = byShape.get(shape);
+  if (!hit) {
+    const present = Object.entries(getTableColumns(table)).filter(([prop]) => prop in row) as [
+      string,
+      Column,
+    ][];
+    hit = { present, names: present.map(([, col]) => `"${col.name}"`).join(', ') };
+    byShape.set(shape, hit);
+  }
+  return hit;
 }
 
 /**
