@@ -106,7 +106,9 @@ describe("the shop's order list", () => {
       .from(securityEvents)
       .where(and(eq(securityEvents.shopId, a.shop.id), eq(securityEvents.operation, 'view_order_list')));
     expect(listed.length).toBeGreaterThanOrEqual(5);
-    expect(listed.every((e) => e.accountId === a.merchant.id && e.accountType === 'merchant_owner')).toBe(true);
+    expect(listed.every((e) => e.accountId === a.merchant.id && e.accountType === 'merchant_owner')).toBe(
+      true,
+    );
   });
 
   it('answers an empty page past the oldest order, and 404 for a shop the caller is not staff of', async () => {

@@ -293,6 +293,8 @@ describe('search, export and erasure', () => {
         sql`select r.data_key_id as id from orders o join recipients r on r.id = o.recipient_id where o.id = ${orderId}`,
       );
       const keyId = ((key as any).rows ?? key)[0].id as string;
+      const cached = () => (t.app.services.vault as any).opening.has(keyId) as boolean;
+      expect(cached()).toBe(true);
       if (where === 'this node') {
         expect(await t.app.services.vault.shredDataKeys([keyId])).toBe(1);
       } else {
@@ -307,6 +309,7 @@ describe('search, export and erasure', () => {
       const denied = await events(w.shop.id, 'denied');
       expect(denied.map((e) => (e.details as { code?: string }).code)).toEqual(['RECIPIENT_SHREDDED']);
       expect(await events(w.shop.id, 'decrypt')).toHaveLength(1);
+      expect(cached()).toBe(false);
     }
   });
 

@@ -128,7 +128,10 @@ const columnCache = new WeakMap<PgTable, Map<string, { present: [string, Column]
 function columnsFor(table: PgTable, row: object) {
   const shape = Object.keys(row).join(',');
   let byShape = columnCache.get(table);
-  if (!byShape) columnCache.set(table, (byShape = new Map()));
+  if (!byShape) {
+    byShape = new Map();
+    columnCache.set(table, byShape);
+  }
   let hit = byShape.get(shape);
   if (!hit) {
     const present = Object.entries(getTableColumns(table)).filter(([prop]) => prop in row) as [

@@ -122,6 +122,7 @@ describe('recording', () => {
       if (events.some((e: { reason: string | null }) => e.reason === 'poison')) throw new Error('bad event');
       return original(tx, c, events);
     });
+    const lone = vi.spyOn(audit as any, 'appendStatement');
     try {
       const results = await Promise.allSettled(
         Array.from({ length: 12 }, (_, i) =>
@@ -137,15 +138,70 @@ describe('recording', () => {
       expect(results.map((r) => r.status)).toEqual(
         Array.from({ length: 12 }, (_, i) => (i === 7 ? 'rejected' : 'fulfilled')),
       );
-      // The first went alone; the rest queued behind it and were tried as one batch.
-      expect(sizes.slice(0, 2)).toEqual([1, 11]);
+      // The first went alone (one statement); the rest queued behind it and were tried as one
+      // batch, then each on its own once the batch failed.
+      expect(lone).toHaveBeenCalledTimes(1);
+      expect(sizes).toEqual([11, ...Array(11).fill(1)]);
     } finally {
       spy.mockRestore();
+      lone.mockRestore();
     }
     const rows = await chainRows(chain);
     expect(rows.map((r) => r.seq)).toEqual(Array.from({ length: 11 }, (_, i) => i + 1));
     expect(rows.some((r) => r.reason === 'poison')).toBe(false);
     expect(await verifyChains(db, { chain })).toEqual({ ok: true, chains: 1, events: 11 });
+  });
+
+  it('appends a lone event in one statement, and falls back when the chain moved while it waited', async () => {
+    const shop = shopId();
+    const chain = chainOf(shop);
+    const lone = vi.spyOn(audit as any, 'appendStatement');
+    const event = (n: number) => ({
+      operation: 'view_order_list' as const,
+      actor: actor({ userAgent: `vitest 测试 "quoted" \\ ${n}` }),
+      shopId: shop,
+      orderIds: orderIds(3),
+      reason: n === 1 ? undefined : `第 ${n} 次`,
+      details: { n, nested: { z: 1, a: [true, null, 'x'] }, status: 'paid' },
+    });
+    try {
+      await audit.record(db, event(1));
+      expect(await lone.mock.results[0]!.value).toBe(true);
+      if (t.app.database.kind === 'postgres') {
+        // A use case holds the chain (its event written, not committed) when a lone append
+        // arrives: that statement's snapshot predates the use case's event, so its seq is taken.
+        let commit!: () => void;
+        const held = new Promise<void>((r) => (commit = r));
+        let written!: () => void;
+        const inside = new Promise<void>((r) => (written = r));
+        const useCase = inTransaction(db, async (tx) => {
+          await audit.record(tx, event(2));
+          written();
+          await held;
+        });
+        await inside;
+        const standalone = audit.record(db, event(3));
+        await new Promise((r) => setTimeout(r, 100));
+        commit();
+        await Promise.all([useCase, standalone]);
+        expect(await lone.mock.results[1]!.value).toBe(false);
+      } else {
+        await inTransaction(db, (tx) => audit.record(tx, event(2)));
+        await audit.record(db, event(3));
+      }
+    } finally {
+      lone.mockRestore();
+    }
+    const rows = await chainRows(chain);
+    expect(rows.map((r) => [r.seq, (r.details as { n: number }).n])).toEqual([
+      [1, 1],
+      [2, 2],
+      [3, 3],
+    ]);
+    expect(rows[0]!.prevHash).toBe(GENESIS_HASH);
+    expect(rows[2]!.userAgent).toBe('vitest 测试 "quoted" \\ 3');
+    expect(rows[2]!.orderIds).toHaveLength(3);
+    expect(await verifyChains(db, { chain })).toEqual({ ok: true, chains: 1, events: 3 });
   });
 
   it('keeps one chain per shop and one for the platform', async () => {

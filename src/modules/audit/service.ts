@@ -156,10 +156,17 @@ interface HashedFields {
 }
 
 export function eventHash(prevHash: string, e: HashedFields): string {
-  const canonical = JSON.stringify({
-    id: e.id,
-    chain: e.chain,
-    seq: e.seq,
+  const [before, after] = canonicalAround(e);
+  return createHash('sha256').update(prevHash).update(`${before}${e.seq}${after}`).digest('base64url');
+}
+
+/**
+ * The canonical JSON of an event split around its seq (`before + seq + after`), so the one
+ * place that knows its seq — the database, for a standalone append — can finish the hash.
+ */
+function canonicalAround(e: Omit<HashedFields, 'seq'>): [string, string] {
+  const head = JSON.stringify({ id: e.id, chain: e.chain });
+  const tail = JSON.stringify({
     operation: e.operation,
     accountId: e.accountId,
     accountType: e.accountType,
@@ -171,7 +178,7 @@ export function eventHash(prevHash: string, e: HashedFields): string {
     details: sortKeys(e.details),
     occurredAt: e.occurredAt.toISOString(),
   });
-  return createHash('sha256').update(prevHash).update(canonical).digest('base64url');
+  return [`${head.slice(0, -1)},"seq":`, `,${tail.slice(1)}`];
 }
 
 /** jsonb reorders object keys, so the hash covers details with keys sorted at every level. */
@@ -267,11 +274,12 @@ export class AuditLog {
    *
    * Given a transaction, the event commits or rolls back with the use case. Appends to one
    * chain are serialised by a transaction-scoped advisory lock held until the caller commits:
-   * call record() last in a use case, and only from read-committed transactions (the
-   * project default).
+   * call record() last in a use case (or issue it with its last statements, as decrypt does),
+   * and only from read-committed transactions (the project default).
    *
    * Given the bare database (read paths such as order lists), the event is written in its own
-   * transaction and the promise settles once it has committed. Concurrent standalone appends
+   * transaction — one statement when it is alone (appendStatement) — and the promise settles
+   * once it has committed. Concurrent standalone appends
    * to one chain on this node share a transaction (one lock, one insert, one commit), so a
    * busy shop's chain is not limited to one commit per append.
    */
@@ -340,13 +348,9 @@ export class AuditLog {
         rows += w.events.length;
       }
       try {
-        await inTransaction(db, (tx) =>
-          this.append(
-            tx,
-            chain,
-            batch.flatMap((w) => w.events),
-          ),
-        );
+        const events = batch.flatMap((w) => w.events);
+        const alone = events.length === 1 && (await this.appendStatement(db, events[0]!));
+        if (!alone) await inTransaction(db, (tx) => this.append(tx, chain, events));
         for (const w of batch) w.resolve();
       } catch (err) {
         if (batch.length === 1) batch[0]!.reject(err);
@@ -366,12 +370,67 @@ export class AuditLog {
     }
   }
 
+  /**
+   * One standalone event in one statement (its own transaction, one round trip): see
+   * insertAfterHead. Its snapshot is taken before the lock is granted: if another append
+   * committed meanwhile, the seq is taken and the unique (chain, seq) index refuses the row;
+   * then false, and the caller appends the usual way.
+   */
+  private async appendStatement(db: Db, e: Pending): Promise<boolean> {
+    try {
+      await this.insertAfterHead(db, e);
+      return true;
+    } catch (err) {
+      if (isUniqueViolation(err)) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * Takes the chain's lock, reads its head and inserts the event after it, in one statement;
+   * the hash is finished in SQL from the canonical text made here: base64url(sha256(prev_hash
+   * || before || seq || after)), the bytes eventHash hashes. The head comes from the
+   * statement's snapshot, so it is current only if the lock was held before the statement
+   * began (append) or nobody committed to the chain while it waited (appendStatement).
+   */
+  private insertAfterHead(ex: Executor, e: Pending) {
+    const [before, after] = canonicalAround(e);
+    return ex.execute(sql`
+      with locked as (select pg_advisory_xact_lock(${LOCK_NAMESPACE}::int, hashtext(${e.chain}))),
+      head as (select seq, hash from ${securityEvents} where chain = ${e.chain} order by seq desc limit 1),
+      next as (
+        select coalesce((select seq from head), 0) + 1 as seq,
+               coalesce((select hash from head), ${GENESIS_HASH}) as prev_hash
+        from locked)
+      insert into ${securityEvents} (id, chain, seq, prev_hash, hash, operation, account_id, account_type,
+        shop_id, order_ids, reason, ip, user_agent, details, occurred_at)
+      select ${e.id}, ${e.chain}, next.seq, next.prev_hash,
+        rtrim(translate(encode(sha256(convert_to(next.prev_hash || ${before} || next.seq::text || ${after}, 'UTF8')),
+          'base64'), '+/', '-_'), '='),
+        ${e.operation}, ${e.accountId}, ${e.accountType}, ${e.shopId},
+        array(select x from jsonb_array_elements_text(${JSON.stringify(e.orderIds)}::jsonb) with ordinality as o(x, n) order by n),
+        ${e.reason}, ${e.ip}, ${e.userAgent}, ${JSON.stringify(e.details)}::jsonb, ${e.occurredAt.toISOString()}::timestamptz
+      from next`);
+  }
+
   /** Locks the chain, reads its head and inserts the events after it, in the given transaction. */
   private async append(tx: Tx, chain: string, events: Pending[]): Promise<void> {
-    // Issued together: on one connection the head read runs after the lock is granted, so it
-    // sees the chain as the previous holder committed it (read committed), one round trip less.
+    const lock = tx.execute(sql`select pg_advisory_xact_lock(${LOCK_NAMESPACE}::int, hashtext(${chain}))`);
+    if (events.length === 1) {
+      // Issued together: on one connection the insert starts once the lock is granted, so its
+      // snapshot holds the chain as the previous holder committed it (read committed). One
+      // round trip for the whole append.
+      try {
+        await Promise.all([lock, this.insertAfterHead(tx, events[0]!)]);
+        return;
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new ChainConflict(chain, err);
+        throw err;
+      }
+    }
+    // Likewise the head read runs after the lock is granted.
     const [, [head]] = await Promise.all([
-      tx.execute(sql`select pg_advisory_xact_lock(${LOCK_NAMESPACE}::int, hashtext(${chain}))`),
+      lock,
       tx
         .select({ seq: securityEvents.seq, hash: securityEvents.hash })
         .from(securityEvents)

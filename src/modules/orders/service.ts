@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gte, inArray, lt, type SQL, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gte, inArray, lt, type SQL, type SQLWrapper, sql } from 'drizzle-orm';
 import { batchedReads, loadAll } from '../../platform/batched-reads.js';
 import { DAY, MINUTE } from '../../platform/clock.js';
 import type { Platform } from '../../platform/context.js';
@@ -618,7 +618,7 @@ export class OrderService {
     // $status) with '' < id < cursor.
     const key = page.status ? [orders.shopId, orders.status, orders.id] : [orders.shopId, orders.id];
     const prefix: SQL[] = page.status ? [sql`${shopId}`, sql`${page.status}`] : [sql`${shopId}`];
-    const row = (xs: unknown[]) => sql`(${sql.join(xs as SQL[], sql`, `)})`;
+    const row = (xs: SQLWrapper[]) => sql`(${sql.join(xs, sql`, `)})`;
     const conds = [
       sql`${row(key)} > ${row([...prefix, sql`''`])}`,
       page.cursor

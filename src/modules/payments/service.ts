@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, sql } from 'drizzle-orm';
+import { and, asc, eq, sql } from 'drizzle-orm';
 import { batchedReads } from '../../platform/batched-reads.js';
 import type { Platform } from '../../platform/context.js';
 import { type Executor, inJson, insertJson, type Tx } from '../../platform/db.js';

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { and, eq, inArray, isNull, ne, sql } from 'drizzle-orm';
+import { and, eq, inArray, isNull, ne, type SQL, sql } from 'drizzle-orm';
+import type { AnyPgColumn } from 'drizzle-orm/pg-core';
 import { z } from 'zod';
 import { type Clock, localMonth } from '../../platform/clock.js';
 import { type Db, type Executor, insertJson, rowsOf } from '../../platform/db.js';
@@ -202,14 +203,32 @@ export class PrivacyVault {
    */
   async openRecipients(ex: Executor, shopId: string, ids: string[]): Promise<PlainRecipient[]> {
     if (ids.length === 0) return [];
+    // The columns opening needs, and the ids as one jsonb parameter: a decrypt of 50 spends a
+    // third of the time building and mapping the query that all columns and 50 parameters take.
     const rows = await ex
-      .select({ r: recipients, k: privacyDataKeys })
+      .select({
+        r: {
+          id: recipients.id,
+          nameCt: recipients.nameCt,
+          phoneCt: recipients.phoneCt,
+          addressCt: recipients.addressCt,
+          erasedAt: recipients.erasedAt,
+        },
+        k: {
+          id: privacyDataKeys.id,
+          shopId: privacyDataKeys.shopId,
+          wrappedKey: privacyDataKeys.wrappedKey,
+          masterKeyVersion: privacyDataKeys.masterKeyVersion,
+          shreddedAt: privacyDataKeys.shreddedAt,
+        },
+      })
       .from(recipients)
       .innerJoin(privacyDataKeys, eq(privacyDataKeys.id, recipients.dataKeyId))
-      .where(and(eq(recipients.shopId, shopId), inArray(recipients.id, ids)));
+      .where(and(eq(recipients.shopId, shopId), idIn(recipients.id, ids)));
     const out: PlainRecipient[] = [];
     for (const { r, k } of rows) {
       if (!k.wrappedKey || k.shreddedAt || r.erasedAt) {
+        if (!k.wrappedKey || k.shreddedAt) this.opening.delete(k.id); // shredded by another node
         throw new AppError(
           'RECIPIENT_SHREDDED',
           'The recipient data of this order has been destroyed under the retention policy or at the buyer’s request; only the masks remain.',
@@ -344,3 +363,7 @@ export class PrivacyVault {
 }
 
 const wrapAad = (keyId: string, shopId: string) => `dk|${keyId}|${shopId}`;
+
+/** `column in (ids)` with the ids as one jsonb parameter: one statement text for any count. */
+export const idIn = (column: AnyPgColumn, ids: string[]): SQL =>
+  sql`${column} in (select jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb))`;

@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
+import { and, eq, isNull, sql } from 'drizzle-orm';
 import type { Platform } from '../../platform/context.js';
 import { type Executor, rowsOf } from '../../platform/db.js';
 import { AppError, invalidState } from '../../platform/errors.js';
@@ -7,7 +7,7 @@ import { newId } from '../../platform/ids.js';
 import { inTransaction } from '../../platform/tx.js';
 import { maskPhone } from './masks.js';
 import { virtualNumberBindings } from './schema.js';
-import type { PlainRecipient, PrivacyVault } from './service.js';
+import { idIn, type PlainRecipient, type PrivacyVault } from './service.js';
 
 /** What a route hands to the audit log after a use case that reached buyer PII. */
 export interface PrivacyAuditHint {
@@ -157,7 +157,7 @@ export class VirtualNumbers {
       .from(virtualNumberBindings)
       .where(
         and(
-          inArray(
+          idIn(
             virtualNumberBindings.orderId,
             inputs.map((i) => i.orderId),
           ),
