@@ -67,6 +67,8 @@ export const orders = pgTable(
     index('orders_unpaid_deadline_idx').on(t.payDeadline).where(sql`${t.status} = 'pending_payment'`),
     index('orders_delivered_idx').on(t.deliveredAt).where(sql`${t.status} = 'delivered'`),
     index('orders_tracking_idx').on(t.trackingNo),
+    // Search by phone or name finds recipients by blind index, then their orders here.
+    index('orders_recipient_idx').on(t.recipientId),
     index('orders_shop_paid_idx').on(t.shopId, t.paidAt),
     check('orders_total_positive', sql`${t.totalFen} > 0`),
     check('orders_payable_positive', sql`${t.payableFen} > 0`),
