@@ -108,6 +108,18 @@ export async function insertJson<T extends PgTable, R = Record<string, unknown>>
   tail?: SQL,
 ): Promise<R[]> {
   if (rows.length === 0) return [];
+  return rowsOf<R>(await ex.execute(insertJsonSql(table, rows, { tail })));
+}
+
+/**
+ * The INSERT that insertJson runs (rows non-empty), to embed in a larger statement, e.g. as a
+ * data-modifying CTE; `when` makes it conditional (`… WHERE <when>`).
+ */
+export function insertJsonSql<T extends PgTable>(
+  table: T,
+  rows: T['$inferInsert'][],
+  opts: { when?: SQL | undefined; tail?: SQL | undefined } = {},
+): SQL {
   const { present, names } = columnsFor(table, rows[0]!);
   const json = JSON.stringify(
     rows.map((row) => {
@@ -116,11 +128,7 @@ export async function insertJson<T extends PgTable, R = Record<string, unknown>>
       return out;
     }),
   );
-  return rowsOf<R>(
-    await ex.execute(
-      sql`insert into ${table} (${sql.raw(names)}) select ${sql.raw(names)} from json_populate_recordset(null::${table}, ${json}::json) ${tail ?? sql``}`,
-    ),
-  );
+  return sql`insert into ${table} (${sql.raw(names)}) select ${sql.raw(names)} from json_populate_recordset(null::${table}, ${json}::json) ${opts.when ? sql`where ${opts.when}` : sql``} ${opts.tail ?? sql``}`;
 }
 
 /** The columns a row carries (property → column) and their quoted list, cached per table and row shape. */

@@ -71,22 +71,27 @@ export async function claimKeys(
   entries: { ref: IdempotencyRef; status: number; body: unknown }[],
 ): Promise<boolean[]> {
   if (entries.length === 0) return [];
-  const createdAt = clock.now();
   const claimed = await insertJson<typeof idempotencyKeys, { scope: string; key: string }>(
     tx,
     idempotencyKeys,
-    entries.map(({ ref, status, body }) => ({
-      scope: ref.scope,
-      key: ref.key,
-      requestHash: ref.hash,
-      statusCode: status,
-      response: body as object,
-      createdAt,
-    })),
+    keyRows(clock, entries),
     sql`on conflict do nothing returning scope, key`,
   );
   const fresh = new Set(claimed.map((c) => `${c.scope}\u0000${c.key}`));
   return entries.map(({ ref }) => fresh.has(`${ref.scope}\u0000${ref.key}`));
+}
+
+/** Idempotency rows for completed requests, for a statement that inserts them itself. */
+export function keyRows(clock: Clock, entries: { ref: IdempotencyRef; status: number; body: unknown }[]) {
+  const createdAt = clock.now();
+  return entries.map(({ ref, status, body }) => ({
+    scope: ref.scope,
+    key: ref.key,
+    requestHash: ref.hash,
+    statusCode: status,
+    response: body as object,
+    createdAt,
+  }));
 }
 
 /** Rolls back a transaction whose key turned out to be taken; the caller then replays. */

@@ -47,11 +47,18 @@ export async function recordEvents(
   clock: Clock,
   events: { topic: string; aggregateId: string; payload: Record<string, unknown> }[],
 ): Promise<string[]> {
-  if (events.length === 0) return [];
-  const createdAt = clock.now();
-  const rows = events.map((e) => ({ id: newId('event'), ...e, createdAt }));
+  const rows = eventRows(clock, events);
   await insertJson(tx, outboxEvents, rows);
   return rows.map((r) => r.id);
+}
+
+/** Outbox rows for events, for a statement that inserts them itself (see insertJsonSql). */
+export function eventRows(
+  clock: Clock,
+  events: { topic: string; aggregateId: string; payload: Record<string, unknown> }[],
+) {
+  const createdAt = clock.now();
+  return events.map((e) => ({ id: newId('event'), ...e, createdAt }));
 }
 
 /**

@@ -2,19 +2,20 @@ import { and, asc, desc, eq, gte, inArray, lt, type SQL, type SQLWrapper, sql } 
 import { batchedReads, loadAll } from '../../platform/batched-reads.js';
 import { DAY, MINUTE } from '../../platform/clock.js';
 import type { Platform } from '../../platform/context.js';
-import { type Executor, inJson, insertJson, rowsOf, type Tx } from '../../platform/db.js';
+import { type Executor, inJson, insertJson, insertJsonSql, rowsOf, type Tx } from '../../platform/db.js';
 import { AppError, invalidState, notFound } from '../../platform/errors.js';
 import { GroupCommit, GroupConflict } from '../../platform/group-commit.js';
 import {
   checkOrReplay,
-  claimKeys,
   type IdempotencyRef,
   type IdempotentResult,
+  keyRows,
   requestHash,
   runIdempotent,
 } from '../../platform/idempotency.js';
 import { newId } from '../../platform/ids.js';
-import { recordEvent, recordEvents } from '../../platform/outbox.js';
+import { eventRows, recordEvent, recordEvents } from '../../platform/outbox.js';
+import { idempotencyKeys, outboxEvents } from '../../platform/schema.js';
 import { inTransaction } from '../../platform/tx.js';
 import { products, shops, skus } from '../catalog/schema.js';
 import type { DataKey, PrivacyVault, RecipientInput, SealedRecipient } from '../privacy/service.js';
@@ -77,13 +78,6 @@ interface QueuedCheckout {
   job: CheckoutJob;
   resolve(result: IdempotentResult<OrderView>): void;
   reject(err: unknown): void;
-}
-
-/** The checkouts that stopped a group: a SKU they want ran short or moved price, or their key is taken. */
-class LeaveGroup extends GroupConflict {
-  constructor(readonly jobs: Set<CheckoutJob>) {
-    super('checkouts leave the group');
-  }
 }
 
 /** At most this many checkouts in one group commit. */
@@ -389,16 +383,18 @@ export class OrderService {
   }
 
   /**
-   * Group commit of checkouts (see createOrder): one transaction, one statement per table, the
-   * idempotency keys stored with their responses, and the stock of every SKU in the group
-   * reserved by one conditional statement. Answers every checkout of the group. The checkouts
-   * that stop the group (wanting a SKU that ran short or changed price, or a retry whose key
-   * is taken) leave it, to get their own precise answer alone, and the rest try once more as
-   * a group; anything else that stops the group sends each alone.
+   * Group commit of checkouts (see createOrder): ONE statement writes the whole group — its
+   * sealed recipients, orders, lines, events and idempotency keys with their responses — and
+   * reserves the stock of every SKU in it, all or nothing (see groupStatement). Answers every
+   * checkout of the group. The checkouts that stop the group (wanting a SKU that ran short or
+   * changed price, or a retry whose key is taken) leave it, to get their own precise answer
+   * alone, and the rest try once more as a group; anything else that stops the group (say a
+   * racing duplicate key) sends each alone. Checkouts with coupons always commit alone: their
+   * claims are taken by a conditional UPDATE that must be able to roll the order back.
    */
   private async commitGroup(group: QueuedCheckout[]): Promise<void> {
-    let pending = group;
-    const alone: QueuedCheckout[] = [];
+    const alone = group.filter((g) => g.job.offer.claimIds.length > 0);
+    let pending = group.filter((g) => g.job.offer.claimIds.length === 0);
     for (let round = 0; round < 2 && pending.length > 1; round++) {
       const outcome = await this.tryGroup(pending.map((g) => g.job));
       if ('results' in outcome) {
@@ -422,96 +418,89 @@ export class OrderService {
   ): Promise<{ results: IdempotentResult<OrderView>[] } | { leave: Set<CheckoutJob> }> {
     const wanting = (skuIds: Set<string>) =>
       new Set(jobs.filter((j) => j.input.items.some((i) => skuIds.has(i.skuId))));
-    try {
-      const results = await inTransaction(this.p.db, async (tx) => {
-        const now = this.p.clock.now();
-        const { sealed, written } = this.vault.sealRecipients(
-          tx,
-          jobs.map((j) => ({ dk: j.dataKey, input: j.input.recipient })),
-        );
-        const drafts = jobs.map((j, i) => this.draftOrder(j, now, sealed[i]!));
-        const responses = drafts.map((d) => ({ status: 201, body: orderView(d.order, d.lines) }));
-        const wanted = new Map<string, { quantity: number; priceFen: number }>();
-        for (const l of drafts.flatMap((d) => d.lines)) {
-          const w = wanted.get(l.skuId);
-          // Two prices for one SKU in the group: a price changed between their reads.
-          if (w && w.priceFen !== l.unitPriceFen) throw new LeaveGroup(wanting(new Set([l.skuId])));
-          wanted.set(l.skuId, { quantity: (w?.quantity ?? 0) + l.quantity, priceFen: l.unitPriceFen });
-        }
-        const [, , , , , keys, short] = await Promise.all([
-          written,
-          insertJson(
-            tx,
-            orders,
-            drafts.map((d) => d.order),
-          ),
-          insertJson(
-            tx,
-            orderLines,
-            drafts.flatMap((d) => d.lines),
-          ),
-          recordEvents(
-            tx,
-            this.p.clock,
-            drafts.map((d) => d.event),
-          ),
-          Promise.all(
-            jobs.map((j, i) => this.coupons.useClaims(tx, j.buyerId, j.offer.claimIds, drafts[i]!.order.id)),
-          ),
-          claimKeys(
-            tx,
-            this.p.clock,
-            jobs.map((j, i) => ({ ref: j.ref, ...responses[i]! })),
-          ),
-          this.reserveStockGroup(tx, wanted),
-        ]);
-        const taken = jobs.filter((_, i) => !keys[i]);
-        if (short.size > 0 || taken.length > 0) throw new LeaveGroup(new Set([...wanting(short), ...taken]));
-        return responses.map((r) => ({ ...r, replayed: false }));
-      });
-      return { results };
-    } catch (err) {
-      if (err instanceof LeaveGroup) return { leave: err.jobs };
-      if (!(err instanceof GroupConflict)) this.p.log.debug({ err }, 'checkout group rolled back');
-      return { leave: new Set() };
+    const now = this.p.clock.now();
+    const go = sql`(select ok from go)`;
+    const { sealed, insert: recipientsInsert } = this.vault.sealRecipientsInsert(
+      jobs.map((j) => ({ dk: j.dataKey, input: j.input.recipient })),
+      go,
+    );
+    const drafts = jobs.map((j, i) => this.draftOrder(j, now, sealed[i]!));
+    const responses = drafts.map((d) => ({ status: 201, body: orderView(d.order, d.lines) }));
+    const wanted = new Map<string, { quantity: number; priceFen: number }>();
+    for (const l of drafts.flatMap((d) => d.lines)) {
+      const w = wanted.get(l.skuId);
+      // Two prices for one SKU in the group: a price changed between their reads.
+      if (w && w.priceFen !== l.unitPriceFen) return { leave: wanting(new Set([l.skuId])) };
+      wanted.set(l.skuId, { quantity: (w?.quantity ?? 0) + l.quantity, priceFen: l.unitPriceFen });
     }
-  }
-
-  /**
-   * Reserves a group's units with ONE conditional statement: every SKU row is locked in id
-   * order (as a single checkout takes them, so the two cannot deadlock), and only if each has
-   * the units and still the price read at checkout is any of them decremented. Returns the
-   * SKUs that fell short (none: all were reserved).
-   */
-  private async reserveStockGroup(
-    tx: Tx,
-    wanted: Map<string, { quantity: number; priceFen: number }>,
-  ): Promise<Set<string>> {
     const ids = [...wanted.keys()].sort();
     const col = (f: (w: { quantity: number; priceFen: number }) => number) =>
       ids.map((id) => f(wanted.get(id)!)).join(',');
-    const [row] = rowsOf<{ taken: number; short: string }>(
-      await tx.execute(sql`
-        with want as (
-          select * from unnest(string_to_array(${ids.join(',')}, ','),
-                               string_to_array(${col((w) => w.quantity)}, ',')::int[],
-                               string_to_array(${col((w) => w.priceFen)}, ',')::int[]) as w(id, quantity, price_fen)),
-        locked as (
-          select s.id, s.stock >= w.quantity and s.price_fen = w.price_fen as ok
-          from ${skus} s join want w on w.id = s.id order by s.id for update of s),
-        taken as (
-          update ${skus} s set stock = s.stock - w.quantity
-          from want w
-          where s.id = w.id and s.stock >= w.quantity and s.price_fen = w.price_fen
-            and (select count(*) from locked where ok) = ${ids.length}
-          returning s.id)
-        select (select count(*) from taken)::int as taken,
-               array_to_string(array(select w.id from want w where w.id not in (select id from locked where ok)), ',') as short`),
+    const keys = keyRows(
+      this.p.clock,
+      jobs.map((j, i) => ({ ref: j.ref, ...responses[i]! })),
     );
-    if (Number(row?.taken ?? 0) === ids.length) return new Set();
+    let row: { ok: boolean; short: string; taken_keys: string } | undefined;
+    try {
+      [row] = rowsOf<{ ok: boolean; short: string; taken_keys: string }>(
+        await this.p.db.execute(sql`
+          with want as (
+            select * from unnest(string_to_array(${ids.join(',')}, ','),
+                                 string_to_array(${col((w) => w.quantity)}, ',')::int[],
+                                 string_to_array(${col((w) => w.priceFen)}, ',')::int[]) as w(id, quantity, price_fen)),
+          locked as (
+            select s.id, s.stock >= w.quantity and s.price_fen = w.price_fen as ok
+            from ${skus} s join want w on w.id = s.id order by s.id for update of s),
+          known as (
+            select k.scope, k.key from ${idempotencyKeys} k
+            join jsonb_to_recordset(${JSON.stringify(keys.map((k) => ({ scope: k.scope, key: k.key })))}::jsonb)
+              as r(scope text, key text) on k.scope = r.scope and k.key = r.key),
+          go as (
+            select (select count(*) from locked where ok) = ${ids.length}
+               and not exists (select 1 from known) as ok),
+          taken as (
+            update ${skus} s set stock = s.stock - w.quantity
+            from want w
+            where s.id = w.id and s.stock >= w.quantity and s.price_fen = w.price_fen and ${go}
+            returning s.id),
+          r as (${recipientsInsert}),
+          o as (${insertJsonSql(
+            orders,
+            drafts.map((d) => d.order),
+            { when: go },
+          )}),
+          l as (${insertJsonSql(
+            orderLines,
+            drafts.flatMap((d) => d.lines),
+            { when: go },
+          )}),
+          e as (${insertJsonSql(
+            outboxEvents,
+            eventRows(
+              this.p.clock,
+              drafts.map((d) => d.event),
+            ),
+            { when: go },
+          )}),
+          k as (${insertJsonSql(idempotencyKeys, keys, { when: go })})
+          select ${go} and (select count(*) from taken) = ${ids.length} as ok,
+            array_to_string(array(select w.id from want w where w.id not in (select id from locked where ok)), ',') as short,
+            array_to_string(array(select scope || chr(31) || key from known), chr(30)) as taken_keys`),
+      );
+    } catch (err) {
+      // A racing duplicate key (unique violation), a deadlock, …: nothing was written.
+      this.p.log.debug({ err }, 'checkout group refused');
+      return { leave: new Set() };
+    }
+    if (row?.ok) return { results: responses.map((r) => ({ ...r, replayed: false })) };
     const short = new Set((row?.short ?? '').split(',').filter(Boolean));
-    // Nothing short but not all taken cannot happen under the row locks; treat it as a conflict.
-    return short.size > 0 ? short : new Set(ids);
+    const takenKeys = new Set((row?.taken_keys ?? '').split('\u001e').filter(Boolean));
+    return {
+      leave: new Set([
+        ...wanting(short),
+        ...jobs.filter((j) => takenKeys.has(`${j.ref.scope}\u001f${j.ref.key}`)),
+      ]),
+    };
   }
 
   /**

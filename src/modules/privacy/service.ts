@@ -3,7 +3,7 @@ import { and, eq, inArray, isNull, ne, type SQL, sql } from 'drizzle-orm';
 import type { AnyPgColumn } from 'drizzle-orm/pg-core';
 import { z } from 'zod';
 import { type Clock, localMonth } from '../../platform/clock.js';
-import { type Db, type Executor, insertJson, rowsOf } from '../../platform/db.js';
+import { type Db, type Executor, insertJson, insertJsonSql, rowsOf } from '../../platform/db.js';
 import { AppError } from '../../platform/errors.js';
 import { newId } from '../../platform/ids.js';
 import type { MasterKeyProvider } from '../../platform/keys.js';
@@ -120,15 +120,23 @@ export class PrivacyVault {
     dk: DataKey,
     input: RecipientInput,
   ): SealedRecipient & { written: Promise<unknown> } {
-    const { sealed, written } = this.sealRecipients(tx, [{ dk, input }]);
-    return { ...sealed[0]!, written };
+    const { sealed, rows } = this.sealRows([{ dk, input }]);
+    return { ...sealed[0]!, written: insertJson(tx, recipients, rows) };
   }
 
-  /** Encrypts several recipients (a group-committed checkout) and inserts them with one statement. */
-  sealRecipients(
-    tx: Executor,
+  /**
+   * Encrypts recipients for a statement the caller builds around their INSERT (a group of
+   * checkouts written by one statement); `when` makes the insert conditional.
+   */
+  sealRecipientsInsert(
     items: { dk: DataKey; input: RecipientInput }[],
-  ): { sealed: SealedRecipient[]; written: Promise<unknown> } {
+    when: SQL,
+  ): { sealed: SealedRecipient[]; insert: SQL } {
+    const { sealed, rows } = this.sealRows(items);
+    return { sealed, insert: insertJsonSql(recipients, rows, { when }) };
+  }
+
+  private sealRows(items: { dk: DataKey; input: RecipientInput }[]) {
     const createdAt = this.clock.now();
     const rows = items.map(({ dk, input }) => {
       const id = newId('recipient');
@@ -154,14 +162,13 @@ export class PrivacyVault {
         createdAt,
       };
     });
-    const written = insertJson(tx, recipients, rows);
-    const sealed = rows.map((r) => ({
+    const sealed: SealedRecipient[] = rows.map((r) => ({
       id: r.id,
       nameMask: r.nameMask,
       phoneMask: r.phoneMask,
       addressMask: r.addressMask,
     }));
-    return { sealed, written };
+    return { sealed, rows };
   }
 
   /**
