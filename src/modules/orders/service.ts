@@ -741,13 +741,7 @@ export class OrderService {
           completedAt: orders.completedAt,
         })
         .from(orders)
-        // The ids as one jsonb parameter: one statement text for any count, cheap to build.
-        .where(
-          and(
-            eq(orders.shopId, shopId),
-            sql`${orders.id} in (select jsonb_array_elements_text(${JSON.stringify(orderIds)}::jsonb))`,
-          ),
-        )
+        .where(and(eq(orders.shopId, shopId), inJson(orders.id, orderIds)))
     );
   }
 

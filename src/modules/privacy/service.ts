@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { and, eq, inArray, isNull, ne, type SQL, sql } from 'drizzle-orm';
-import type { AnyPgColumn } from 'drizzle-orm/pg-core';
 import { z } from 'zod';
 import { type Clock, localMonth } from '../../platform/clock.js';
-import { type Db, type Executor, insertJson, insertJsonSql, rowsOf } from '../../platform/db.js';
+import { type Db, type Executor, inJson, insertJson, insertJsonSql, rowsOf } from '../../platform/db.js';
 import { AppError } from '../../platform/errors.js';
 import { newId } from '../../platform/ids.js';
 import type { MasterKeyProvider } from '../../platform/keys.js';
@@ -231,7 +230,7 @@ export class PrivacyVault {
       })
       .from(recipients)
       .innerJoin(privacyDataKeys, eq(privacyDataKeys.id, recipients.dataKeyId))
-      .where(and(eq(recipients.shopId, shopId), idIn(recipients.id, ids)));
+      .where(and(eq(recipients.shopId, shopId), inJson(recipients.id, ids)));
     const out: PlainRecipient[] = [];
     for (const { r, k } of rows) {
       if (!k.wrappedKey || k.shreddedAt || r.erasedAt) {
@@ -370,7 +369,3 @@ export class PrivacyVault {
 }
 
 const wrapAad = (keyId: string, shopId: string) => `dk|${keyId}|${shopId}`;
-
-/** `column in (ids)` with the ids as one jsonb parameter: one statement text for any count. */
-export const idIn = (column: AnyPgColumn, ids: string[]): SQL =>
-  sql`${column} in (select jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb))`;

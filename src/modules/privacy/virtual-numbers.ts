@@ -1,13 +1,13 @@
 import { randomInt } from 'node:crypto';
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import type { Platform } from '../../platform/context.js';
-import { type Executor, rowsOf } from '../../platform/db.js';
+import { type Executor, inJson, rowsOf } from '../../platform/db.js';
 import { AppError, invalidState } from '../../platform/errors.js';
 import { newId } from '../../platform/ids.js';
 import { inTransaction } from '../../platform/tx.js';
 import { maskPhone } from './masks.js';
 import { virtualNumberBindings } from './schema.js';
-import { idIn, type PlainRecipient, type PrivacyVault } from './service.js';
+import type { PlainRecipient, PrivacyVault } from './service.js';
 
 /** What a route hands to the audit log after a use case that reached buyer PII. */
 export interface PrivacyAuditHint {
@@ -157,7 +157,7 @@ export class VirtualNumbers {
       .from(virtualNumberBindings)
       .where(
         and(
-          idIn(
+          inJson(
             virtualNumberBindings.orderId,
             inputs.map((i) => i.orderId),
           ),
