@@ -728,21 +728,19 @@ export class OrderService {
   /** The facts the privacy module's decrypt needs (a port; it does not read this table itself). */
   async decryptFacts(shopId: string, orderIds: string[]) {
     if (orderIds.length === 0) return [];
-    return (
-      this.p.db
-        .select({
-          id: orders.id,
-          shopId: orders.shopId,
-          status: orders.status,
-          recipientId: orders.recipientId,
-          paidAt: orders.paidAt,
-          shippedAt: orders.shippedAt,
-          deliveredAt: orders.deliveredAt,
-          completedAt: orders.completedAt,
-        })
-        .from(orders)
-        .where(and(eq(orders.shopId, shopId), inJson(orders.id, orderIds)))
-    );
+    return this.p.db
+      .select({
+        id: orders.id,
+        shopId: orders.shopId,
+        status: orders.status,
+        recipientId: orders.recipientId,
+        paidAt: orders.paidAt,
+        shippedAt: orders.shippedAt,
+        deliveredAt: orders.deliveredAt,
+        completedAt: orders.completedAt,
+      })
+      .from(orders)
+      .where(and(eq(orders.shopId, shopId), inJson(orders.id, orderIds)));
   }
 
   /** Paid orders per local day in [from, to), for the decrypt quota. */
