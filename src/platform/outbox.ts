@@ -145,10 +145,29 @@ export class OutboxDispatcher {
       });
   }
 
-  /** Delivers everything due, after any round in flight; resolves when the outbox is drained (tests, shutdown). */
+  /**
+   * Delivers everything due, after any round in flight; resolves when the outbox is drained
+   * (tests, shutdown). It is a round itself: a wake-up meanwhile waits for it, rather than
+   * starting a round that would lease rows this one then cannot see.
+   */
   async drain(): Promise<number> {
+    if (this.soon) clearTimeout(this.soon);
+    this.soon = null;
     while (this.running) await this.running;
-    return this.deliverAll();
+    const round = this.deliverAll();
+    this.running = round.then(
+      () => undefined,
+      () => undefined,
+    );
+    try {
+      return await round;
+    } finally {
+      this.running = null;
+      if (this.again) {
+        this.again = false;
+        this.wake();
+      }
+    }
   }
 
   private async deliverAll(): Promise<number> {
