@@ -5,7 +5,15 @@ import { orderLines, orders } from '../src/modules/orders/schema.js';
 import { payments } from '../src/modules/payments/schema.js';
 import { recipients } from '../src/modules/privacy/schema.js';
 import { idempotencyKeys, outboxEvents } from '../src/platform/schema.js';
-import { checkout, pay, recipient, sellingWorld, startTestApp, type TestContext } from './harness.js';
+import {
+  cartProduct,
+  checkout,
+  pay,
+  recipient,
+  sellingWorld,
+  startTestApp,
+  type TestContext,
+} from './harness.js';
 
 /**
  * Checkouts and payments that arrive together commit as a group (one transaction, one
@@ -29,39 +37,14 @@ async function writers(orderIds: string[]): Promise<number> {
 }
 
 async function secondProduct(w: Awaited<ReturnType<typeof sellingWorld>>, stock: number, priceFen = 4900) {
-  const product = await w.ok(
-    t.request({
-      method: 'POST',
-      url: `/api/shops/${w.shop.id}/products`,
-      token: w.merchant.token,
-      payload: {
-        categoryId: w.category.id,
-        title: '限量礼盒',
-        description: '直播间专享',
-        commissionBps: 1000,
-        skus: [{ name: '礼盒', priceFen, stock }],
-      },
-    }),
-    201,
-  );
-  await w.ok(
-    t.request({
-      method: 'POST',
-      url: `/api/admin/products/${product.id}/review`,
-      token: w.operator.token,
-      payload: { decision: 'approve' },
-    }),
-  );
-  await w.ok(
-    t.request({
-      method: 'POST',
-      url: `/api/creator/live-rooms/${w.room.id}/cart`,
-      token: w.creator.token,
-      payload: { productId: product.id },
-    }),
-    201,
-  );
-  return product.skus[0] as { id: string };
+  const product = await cartProduct(t, w, {
+    categoryId: w.category.id,
+    title: '限量礼盒',
+    description: '直播间专享',
+    commissionBps: 1000,
+    skus: [{ name: '礼盒', priceFen, stock }],
+  });
+  return product.skus[0]!;
 }
 
 describe('group commit of checkouts and payments', () => {

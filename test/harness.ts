@@ -198,6 +198,47 @@ export async function sellingWorld(
   return { operator, merchant, creator, shop, product, sku: product.skus[0], room, item, category, ok };
 }
 
+/** Another product of the world's shop, listed, approved and put in the live room's cart. */
+export async function cartProduct(
+  t: TestContext,
+  w: Awaited<ReturnType<typeof sellingWorld>>,
+  product: {
+    categoryId: string;
+    title: string;
+    description: string;
+    commissionBps: number;
+    skus: { name: string; priceFen: number; stock: number }[];
+  },
+) {
+  const created = await w.ok(
+    t.request({
+      method: 'POST',
+      url: `/api/shops/${w.shop.id}/products`,
+      token: w.merchant.token,
+      payload: product,
+    }),
+    201,
+  );
+  await w.ok(
+    t.request({
+      method: 'POST',
+      url: `/api/admin/products/${created.id}/review`,
+      token: w.operator.token,
+      payload: { decision: 'approve' },
+    }),
+  );
+  await w.ok(
+    t.request({
+      method: 'POST',
+      url: `/api/creator/live-rooms/${w.room.id}/cart`,
+      token: w.creator.token,
+      payload: { productId: created.id },
+    }),
+    201,
+  );
+  return created as { id: string; skus: { id: string }[] };
+}
+
 export function checkout(t: TestContext, token: string, body: unknown, key = unique('idem-')) {
   return t.request({
     method: 'POST',

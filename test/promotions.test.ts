@@ -6,7 +6,16 @@ import { payments } from '../src/modules/payments/schema.js';
 import { couponClaims, coupons } from '../src/modules/promotions/schema.js';
 import { HOUR, MINUTE } from '../src/platform/clock.js';
 import { outboxEvents } from '../src/platform/schema.js';
-import { checkout, pay, recipient, sellingWorld, startTestApp, type TestContext, unique } from './harness.js';
+import {
+  cartProduct,
+  checkout,
+  pay,
+  recipient,
+  sellingWorld,
+  startTestApp,
+  type TestContext,
+  unique,
+} from './harness.js';
 
 let t: TestContext;
 beforeAll(async () => {
@@ -69,42 +78,17 @@ async function secondProduct(w: World) {
     nameZh: '食品饮料',
     nameEn: 'Food',
   });
-  const product = await w.ok(
-    t.request({
-      method: 'POST',
-      url: `/api/shops/${w.shop.id}/products`,
-      token: w.merchant.token,
-      payload: {
-        categoryId: category.id,
-        title: '云南普洱熟茶 357克',
-        description: '产地直发',
-        commissionBps: 1000,
-        skus: [
-          { name: '单饼', priceFen: 3300, stock: 50 },
-          { name: '两饼', priceFen: 6500, stock: 50 },
-        ],
-      },
-    }),
-    201,
-  );
-  await w.ok(
-    t.request({
-      method: 'POST',
-      url: `/api/admin/products/${product.id}/review`,
-      token: w.operator.token,
-      payload: { decision: 'approve' },
-    }),
-  );
-  await w.ok(
-    t.request({
-      method: 'POST',
-      url: `/api/creator/live-rooms/${w.room.id}/cart`,
-      token: w.creator.token,
-      payload: { productId: product.id },
-    }),
-    201,
-  );
-  return { product, category, skus: product.skus as { id: string }[] };
+  const product = await cartProduct(t, w, {
+    categoryId: category.id,
+    title: '云南普洱熟茶 357克',
+    description: '产地直发',
+    commissionBps: 1000,
+    skus: [
+      { name: '单饼', priceFen: 3300, stock: 50 },
+      { name: '两饼', priceFen: 6500, stock: 50 },
+    ],
+  });
+  return { product, category, skus: product.skus };
 }
 
 const body = (w: World, quantity: number, couponClaimIds?: string[]) => ({

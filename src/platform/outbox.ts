@@ -113,11 +113,7 @@ export class OutboxDispatcher {
   /** Ask for a delivery round soon (called after a commit that recorded events). */
   wake(): void {
     if (this.stopped || this.soon) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    if (this.windowMs > 0) {
+    if (this.windowMs > 0 && !this.running) {
       this.soon = setTimeout(() => {
         this.soon = null;
         this.round();
@@ -133,16 +129,7 @@ export class OutboxDispatcher {
       this.again = true;
       return;
     }
-    this.running = this.deliverAll()
-      .then(() => undefined)
-      .catch((err) => this.log.error({ err }, 'outbox delivery round failed'))
-      .finally(() => {
-        this.running = null;
-        if (this.again) {
-          this.again = false;
-          this.wake();
-        }
-      });
+    this.deliverAsRound().catch((err) => this.log.error({ err }, 'outbox delivery round failed'));
   }
 
   /**
@@ -154,6 +141,11 @@ export class OutboxDispatcher {
     if (this.soon) clearTimeout(this.soon);
     this.soon = null;
     while (this.running) await this.running;
+    return this.deliverAsRound();
+  }
+
+  /** The one round in flight: wake-ups meanwhile ask for another once it is done. */
+  private async deliverAsRound(): Promise<number> {
     const round = this.deliverAll();
     this.running = round.then(
       () => undefined,
