@@ -64,27 +64,89 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
  * drizzle sends every query as an unnamed statement, so PostgreSQL parses and plans it each
  * time. postgres.js can instead keep named statements per connection (keyed by SQL text,
  * which drizzle always parameterises); on this project's checkout path that measured 1.5–1.8×
- * the transactions per second. This wraps the client, and each transaction's client, so
- * every parameterised query is prepared.
+ * the transactions per second. This wraps the client so every parameterised query is
+ * prepared, and gives transactions a lazy BEGIN (see pipelinedBegin).
  */
-function preparedStatements<T extends postgres.Sql<any> | postgres.TransactionSql<any>>(sql: T): T {
+function preparedStatements(sql: postgres.Sql<any>): postgres.Sql<any> {
   return new Proxy(sql, {
     get(target, prop, receiver) {
       if (prop === 'unsafe') {
         return (query: string, args?: unknown[], options?: object) =>
-          (target as postgres.Sql<any>).unsafe(query, args as any[], { ...options, prepare: true });
+          target.unsafe(query, args as any[], { ...options, prepare: true });
       }
       if (prop === 'begin') {
-        return (...params: any[]) => {
-          const fn = params.pop() as (tx: postgres.TransactionSql<any>) => unknown;
-          return (target as any).begin(...params, (tx: postgres.TransactionSql<any>) =>
-            fn(preparedStatements(tx)),
-          );
-        };
+        return (...params: any[]) => pipelinedBegin(target, params.pop(), params[0]);
       }
       return Reflect.get(target, prop, receiver);
     },
   });
+}
+
+/**
+ * A transaction on a reserved connection whose BEGIN goes out with its first statement, in one
+ * write and one round trip (postgres.js's own `begin` waits for BEGIN before the first
+ * statement, a round trip per transaction). Once the body has settled the connection takes no
+ * more statements from it, so a statement issued late (say by one branch of a Promise.all
+ * whose other branch failed) cannot run outside the transaction after its ROLLBACK; and a
+ * COMMIT that PostgreSQL answers with ROLLBACK (the body swallowed an error) throws.
+ */
+async function pipelinedBegin(
+  client: postgres.Sql<any>,
+  body: (tx: postgres.TransactionSql<any>) => unknown,
+  mode?: string,
+): Promise<unknown> {
+  const conn = await client.reserve();
+  let begun = false;
+  let open = true;
+  let savepoints = 0;
+  const unsafe = (query: string, args?: unknown[], options?: object) => {
+    if (!open) throw new Error('statement issued after its transaction ended');
+    if (!begun) {
+      begun = true;
+      // Queued first on the connection, so it precedes the statement in the same write.
+      conn.unsafe(mode ? `begin ${mode.replace(/[^a-z ]/gi, '')}` : 'begin').execute();
+    }
+    return conn.unsafe(query, args as any[], { ...options, prepare: true });
+  };
+  const tx: postgres.TransactionSql<any> = new Proxy(conn, {
+    get(target, prop, receiver) {
+      if (prop === 'unsafe') return unsafe;
+      if (prop === 'savepoint') {
+        return async (...params: any[]) => {
+          const fn = params.pop() as (t: postgres.TransactionSql<any>) => unknown;
+          const name = `s${++savepoints}`;
+          await unsafe(`savepoint ${name}`);
+          try {
+            const out = await fn(tx);
+            await unsafe(`release savepoint ${name}`);
+            return out;
+          } catch (err) {
+            await unsafe(`rollback to savepoint ${name}`);
+            throw err;
+          }
+        };
+      }
+      return Reflect.get(target, prop, receiver);
+    },
+  }) as unknown as postgres.TransactionSql<any>;
+  try {
+    let result: unknown;
+    try {
+      result = await body(tx);
+    } catch (err) {
+      open = false;
+      if (begun) await conn.unsafe('rollback').catch(() => {});
+      throw err;
+    }
+    open = false;
+    if (begun) {
+      const done = await conn.unsafe('commit');
+      if (done.command !== 'COMMIT') throw new Error('transaction failed and was rolled back');
+    }
+    return result;
+  } finally {
+    conn.release();
+  }
 }
 
 /** Rows of a raw `execute` result: postgres-js returns an array, PGlite an object with `rows`. */

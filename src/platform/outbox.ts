@@ -14,7 +14,7 @@ export interface DomainEvent<P = Record<string, unknown>> {
   createdAt: Date;
 }
 
-/** Handlers run in a transaction; their effects and the dedup row commit together. */
+/** Handlers run in a transaction; their effects and the delivery record commit together. */
 export type EventHandler = (event: DomainEvent<any>, tx: Tx) => Promise<void>;
 /**
  * A handler that takes its events together (in outbox order, each new to it), so it can write
@@ -23,6 +23,7 @@ export type EventHandler = (event: DomainEvent<any>, tx: Tx) => Promise<void>;
 export type BatchEventHandler = (events: DomainEvent<any>[], tx: Tx) => Promise<void>;
 
 const LEASE_MS = 30_000;
+const BATCH = 100;
 
 interface Subscription {
   name: string;
@@ -69,6 +70,7 @@ export class OutboxDispatcher {
   private readonly subs: Subscription[] = [];
   private running: Promise<void> | null = null;
   private again = false;
+  private againCareful = false;
   private timer: NodeJS.Timeout | null = null;
   private soon: NodeJS.Timeout | null = null;
   private stopped = false;
@@ -98,7 +100,8 @@ export class OutboxDispatcher {
 
   start(pollMs = 1_000): void {
     this.stopped = false;
-    this.timer = setInterval(() => this.wake(), pollMs);
+    // The poll also looks for leases that lapsed (a node died mid-batch) and retries now due.
+    this.timer = setInterval(() => this.round(true), pollMs);
     this.timer.unref();
   }
 
@@ -116,20 +119,21 @@ export class OutboxDispatcher {
     if (this.windowMs > 0 && !this.running) {
       this.soon = setTimeout(() => {
         this.soon = null;
-        this.round();
+        this.round(false);
       }, this.windowMs);
       return;
     }
-    this.round();
+    this.round(false);
   }
 
-  private round(): void {
+  private round(careful: boolean): void {
     if (this.stopped) return;
     if (this.running) {
       this.again = true;
+      this.againCareful ||= careful;
       return;
     }
-    this.deliverAsRound().catch((err) => this.log.error({ err }, 'outbox delivery round failed'));
+    this.deliverAsRound(careful).catch((err) => this.log.error({ err }, 'outbox delivery round failed'));
   }
 
   /**
@@ -141,12 +145,12 @@ export class OutboxDispatcher {
     if (this.soon) clearTimeout(this.soon);
     this.soon = null;
     while (this.running) await this.running;
-    return this.deliverAsRound();
+    return this.deliverAsRound(true);
   }
 
   /** The one round in flight: wake-ups meanwhile ask for another once it is done. */
-  private async deliverAsRound(): Promise<number> {
-    const round = this.deliverAll();
+  private async deliverAsRound(careful: boolean): Promise<number> {
+    const round = this.deliverAll(careful);
     this.running = round.then(
       () => undefined,
       () => undefined,
@@ -156,32 +160,107 @@ export class OutboxDispatcher {
     } finally {
       this.running = null;
       if (this.again) {
+        const again = this.againCareful;
         this.again = false;
-        this.wake();
+        this.againCareful = false;
+        if (again) this.round(true);
+        else this.wake();
       }
     }
   }
 
-  private async deliverAll(): Promise<number> {
+  /**
+   * New events go the fast way, batch by batch. The careful way takes what the fast way could
+   * not deliver, and (in `careful` rounds: the poll, drain) leases that lapsed and retries due.
+   */
+  private async deliverAll(careful: boolean): Promise<number> {
     let delivered = 0;
     for (;;) {
-      const n = await this.deliverBatch(100);
+      const n = await this.deliverFresh(BATCH);
+      if (n === 'failed') {
+        // The batch goes the careful way (which leases it, so it never comes back here).
+        delivered += await this.deliverLeased(BATCH, true);
+        continue;
+      }
+      delivered += n;
+      if (n < BATCH) break;
+    }
+    if (!careful) return delivered;
+    for (;;) {
+      const n = await this.deliverLeased(BATCH, false);
       delivered += n;
       if (n === 0) return delivered;
     }
   }
 
   /**
-   * Claims a batch with a short lease (one statement: SKIP LOCKED, committed at once), then
-   * runs the handlers outside that claim: a node that dies mid-batch leaves rows that another
-   * node takes once the lease lapses. Leases use wall time, not the injected domain clock.
-   *
-   * Fast path: every subscription's handler over the batch, the dedup rows and the published
-   * mark in ONE transaction (a handful of round trips for the whole batch). If anything in it
-   * fails, it rolls back and the batch goes the careful way: one transaction per subscription,
-   * and a failing subscription retried event by event so one bad event holds up nothing else.
+   * Fast path: ONE transaction locks a batch of events never delivered nor leased (SKIP LOCKED,
+   * so nodes side by side take different ones), runs every subscription's handler over it and
+   * marks it published. Handlers and the mark commit together or not at all, so no dedup rows
+   * are needed: an event is either delivered here, once, or not at all and still unleased. The
+   * handlers' statements go out together on the transaction's connection.
    */
-  private async deliverBatch(limit: number): Promise<number> {
+  private async deliverFresh(limit: number): Promise<number | 'failed'> {
+    try {
+      return await inTransaction(
+        this.db,
+        async (tx) => {
+          const batch = await tx
+            .select({
+              id: outboxEvents.id,
+              topic: outboxEvents.topic,
+              aggregateId: outboxEvents.aggregateId,
+              payload: outboxEvents.payload,
+              createdAt: outboxEvents.createdAt,
+            })
+            .from(outboxEvents)
+            .where(and(isNull(outboxEvents.publishedAt), isNull(outboxEvents.nextAttemptAt)))
+            .orderBy(asc(outboxEvents.id))
+            .limit(limit)
+            .for('update', { skipLocked: true });
+          if (batch.length === 0) return 0;
+          const events = batch as DomainEvent[];
+          // Every handler settles before the transaction ends: one failing must not leave
+          // another's later statements to run on the connection after the rollback.
+          const settled = await Promise.allSettled([
+            ...this.planFor(events).map(({ sub, mine }) => sub.handle(mine, tx)),
+            tx
+              .update(outboxEvents)
+              .set({ publishedAt: new Date() })
+              .where(
+                inJson(
+                  outboxEvents.id,
+                  events.map((e) => e.id),
+                ),
+              ),
+          ]);
+          for (const r of settled) if (r.status === 'rejected') throw r.reason;
+          return batch.length;
+        },
+        { maxAttempts: 1 },
+      );
+    } catch (err) {
+      this.log.debug({ err }, 'outbox batch failed as a whole; delivering subscription by subscription');
+      return 'failed';
+    }
+  }
+
+  private planFor(events: DomainEvent[]) {
+    return this.subs
+      .map((sub) => ({ sub, mine: events.filter((e) => sub.topic === '*' || sub.topic === e.topic) }))
+      .filter((p) => p.mine.length > 0);
+  }
+
+  /**
+   * The careful way: claims a batch (of due retries and lapsed leases; `unleasedToo`: also new
+   * events the fast way failed on) with a short lease (one statement: SKIP LOCKED, committed at
+   * once), then runs each subscription in its own transaction with a dedup row per event, and a
+   * failing subscription event by event, so one bad event holds up nothing else. A node that
+   * dies mid-batch leaves rows another node takes once the lease lapses; a leased event never
+   * goes the fast way again, so the dedup rows keep what already ran from running twice.
+   * Leases use wall time, not the injected domain clock.
+   */
+  private async deliverLeased(limit: number, unleasedToo: boolean): Promise<number> {
     const now = new Date();
     const leaseUntil = new Date(now.getTime() + LEASE_MS);
     const due = this.db
@@ -190,7 +269,10 @@ export class OutboxDispatcher {
       .where(
         and(
           isNull(outboxEvents.publishedAt),
-          or(isNull(outboxEvents.nextAttemptAt), lte(outboxEvents.nextAttemptAt, now)),
+          // Never-leased events are the fast way's, unless it just failed on them.
+          unleasedToo
+            ? or(isNull(outboxEvents.nextAttemptAt), lte(outboxEvents.nextAttemptAt, now))
+            : lte(outboxEvents.nextAttemptAt, now),
         ),
       )
       .orderBy(asc(outboxEvents.id))
@@ -211,36 +293,8 @@ export class OutboxDispatcher {
       payload: row.payload as Record<string, unknown>,
       createdAt: row.createdAt,
     }));
-    const plan = this.subs
-      .map((sub) => ({ sub, mine: events.filter((e) => sub.topic === '*' || sub.topic === e.topic) }))
-      .filter((p) => p.mine.length > 0);
-    const ids = batch.map((row) => row.id);
-    try {
-      await inTransaction(this.db, async (tx) => {
-        if (plan.length > 0) {
-          const handledAt = this.clock.now();
-          const claimed = await insertJson<typeof eventHandlerRuns, { handler: string; event_id: string }>(
-            tx,
-            eventHandlerRuns,
-            plan.flatMap(({ sub, mine }) =>
-              mine.map((e) => ({ handler: sub.name, eventId: e.id, handledAt })),
-            ),
-            sql`on conflict do nothing returning handler, event_id`,
-          );
-          const fresh = new Set(claimed.map((c) => `${c.handler}\u0000${c.event_id}`));
-          for (const { sub, mine } of plan) {
-            const todo = mine.filter((e) => fresh.has(`${sub.name}\u0000${e.id}`));
-            if (todo.length > 0) await sub.handle(todo, tx);
-          }
-        }
-        await tx.update(outboxEvents).set({ publishedAt: new Date() }).where(inJson(outboxEvents.id, ids));
-      });
-      return batch.length;
-    } catch (err) {
-      this.log.debug({ err }, 'outbox batch failed as a whole; delivering subscription by subscription');
-    }
     const failed = new Map<string, unknown>();
-    for (const { sub, mine: all } of plan) {
+    for (const { sub, mine: all } of this.planFor(events)) {
       const mine = all.filter((e) => !failed.has(e.id));
       if (mine.length === 0) continue;
       try {

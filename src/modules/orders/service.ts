@@ -395,7 +395,7 @@ export class OrderService {
   private async commitGroup(group: QueuedCheckout[]): Promise<void> {
     const alone = group.filter((g) => g.job.offer.claimIds.length > 0);
     let pending = group.filter((g) => g.job.offer.claimIds.length === 0);
-    for (let round = 0; round < 2 && pending.length > 1; round++) {
+    for (let round = 0; round < 2 && pending.length > 0; round++) {
       const outcome = await this.tryGroup(pending.map((g) => g.job));
       if ('results' in outcome) {
         for (const [i, g] of pending.entries()) g.resolve(outcome.results[i]!);
@@ -452,9 +452,12 @@ export class OrderService {
             select s.id, s.stock >= w.quantity and s.price_fen = w.price_fen as ok
             from ${skus} s join want w on w.id = s.id order by s.id for update of s),
           known as (
-            select k.scope, k.key from ${idempotencyKeys} k
-            join jsonb_to_recordset(${JSON.stringify(keys.map((k) => ({ scope: k.scope, key: k.key })))}::jsonb)
-              as r(scope text, key text) on k.scope = r.scope and k.key = r.key),
+            -- One primary-key probe per key (OFFSET 0 keeps the planner from turning this into
+            -- a hash join over the whole table, as its 100-row guess for the function invites).
+            select r.scope, r.key
+            from jsonb_to_recordset(${JSON.stringify(keys.map((k) => ({ scope: k.scope, key: k.key })))}::jsonb)
+              as r(scope text, key text)
+            where exists (select 1 from ${idempotencyKeys} k where k.scope = r.scope and k.key = r.key offset 0)),
           go as (
             select (select count(*) from locked where ok) = ${ids.length}
                and not exists (select 1 from known) as ok),

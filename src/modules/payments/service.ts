@@ -37,6 +37,8 @@ interface QueuedPayment {
 
 /** At most this many payments in one group commit. */
 const PAY_GROUP_MAX = 64;
+/** How many settled charges a node remembers for their webhooks (see PaymentService.settled). */
+const SETTLED_REMEMBERED = 50_000;
 
 const paymentEvent = (p: PaymentRow) => ({
   topic: `payment.${p.status}`,
@@ -87,6 +89,11 @@ export class PaymentService {
     const byRef = new Map(rows.map((r) => [r.providerRef, r]));
     return refs.map((ref) => byRef.get(ref) ?? null);
   });
+  /**
+   * Charges this node committed as settled, by provider reference. A settled payment never
+   * goes back to pending, so the webhook confirming it needs no read at all.
+   */
+  private readonly settled = new Map<string, string>();
   /** Null when CHECKOUT_GROUP_COMMIT is off: every payment commits alone. */
   private readonly group: GroupCommit<QueuedPayment> | null;
 
@@ -132,9 +139,21 @@ export class PaymentService {
     return result;
   }
 
-  private payOne(job: PayJob): Promise<IdempotentResult<PaymentView>> {
+  /** Remembers charges committed as settled (see `settled`), the oldest forgotten first. */
+  private noteSettled(rows: PaymentRow[]): void {
+    for (const r of rows) {
+      if (r.status === 'pending') continue;
+      if (this.settled.size >= SETTLED_REMEMBERED) {
+        this.settled.delete(this.settled.keys().next().value!);
+      }
+      this.settled.set(r.providerRef, r.status);
+    }
+  }
+
+  private async payOne(job: PayJob): Promise<IdempotentResult<PaymentView>> {
     const { buyerId, orderId, paymentId } = job;
-    return runIdempotent(this.p.db, this.p.clock, job.ref, async (tx) => {
+    let written: PaymentRow | null = null;
+    const result = await runIdempotent(this.p.db, this.p.clock, job.ref, async (tx) => {
       // The pending-charge lookup runs right after the lock on the same connection, so it
       // sees any charge a racing attempt committed.
       const [order, [pending]] = await Promise.all([
@@ -157,8 +176,11 @@ export class PaymentService {
         charge.status === 'succeeded' ? this.orders.markPaid(tx, orderId, paymentId) : false,
         recordEvents(tx, this.p.clock, [paymentEvent(row)]),
       ]);
+      written = row;
       return { status: 200, body: paymentView(row, paid ? 'paid' : order.status) };
     });
+    if (written && !result.replayed) this.noteSettled([written]);
+    return result;
   }
 
   private paymentRow(job: PayJob, order: OrderRow, charge: ChargeResult): PaymentRow {
@@ -209,7 +231,7 @@ export class PaymentService {
             !charging.has(o.id)
           );
         });
-        if (plain.length === 0) return { plain, responses: [] };
+        if (plain.length === 0) return { plain, responses: [], rows: [] };
         const rows = await Promise.all(
           plain.map(async ({ job }) => {
             const order = byId.get(job.orderId)!;
@@ -244,8 +266,9 @@ export class PaymentService {
           ),
         ]);
         if (!claimed.every(Boolean)) throw new GroupConflict();
-        return { plain, responses };
+        return { plain, responses, rows };
       });
+      this.noteSettled(done.rows);
       for (const [i, g] of done.plain.entries()) g.resolve({ ...done.responses[i]!, replayed: false });
       alone = group.filter((g) => !done.plain.includes(g));
     } catch (err) {
@@ -267,7 +290,8 @@ export class PaymentService {
   async applyWebhook(event: PaymentWebhookEvent): Promise<WebhookOutcome> {
     // Most deliveries confirm what the synchronous charge already recorded: answer those
     // with one read (shared by the deliveries arriving together) and no writes.
-    const known = await this.knownPayments.load(event.data.providerRef);
+    const settled = this.settled.get(event.data.providerRef);
+    const known = settled ? { status: settled } : await this.knownPayments.load(event.data.providerRef);
     if (!known) {
       for (const owner of this.chargeOwners) {
         const out = await owner(event);
