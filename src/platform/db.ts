@@ -2,18 +2,18 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
-import { type Column, type ExtractTablesWithRelations, getTableColumns, type SQL, sql } from 'drizzle-orm';
+import { type Column, getTableColumns, type SQL, sql } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT, PgTable, PgTransaction } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
-import * as schema from '../schema.js';
 
-export type Schema = typeof schema;
-export type Db = PgDatabase<PgQueryResultHKT, Schema>;
-export type Tx = PgTransaction<PgQueryResultHKT, Schema, ExtractTablesWithRelations<Schema>>;
+// drizzle is built without the schema: its relational query API (`db.query.*`), unused here,
+// would otherwise build a query builder per table for every transaction object.
+export type Db = PgDatabase<PgQueryResultHKT>;
+export type Tx = PgTransaction<PgQueryResultHKT>;
 /** Either the database or an open transaction: services accept both. */
 export type Executor = Db | Tx;
 
@@ -39,13 +39,13 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
       onnotice: () => {},
       connection: { application_name: 'livecart' },
     });
-    const db = drizzlePostgres(preparedStatements(client), { schema }) as unknown as Db;
+    const db = drizzlePostgres(preparedStatements(client)) as unknown as Db;
     // Several nodes may start at once: one migrates, the others wait on the advisory lock,
     // held on a dedicated single connection so lock and migration share a session.
     const migrator = postgres(opts.databaseUrl, { max: 1, onnotice: () => {} });
     try {
       await migrator`select pg_advisory_lock(7461221)`;
-      await migratePostgres(drizzlePostgres(migrator, { schema }), { migrationsFolder: MIGRATIONS_FOLDER });
+      await migratePostgres(drizzlePostgres(migrator), { migrationsFolder: MIGRATIONS_FOLDER });
       await migrator`select pg_advisory_unlock(7461221)`;
     } finally {
       await migrator.end({ timeout: 5 });
@@ -55,8 +55,8 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
   const dir = opts.pgliteDir ?? 'memory://';
   if (!dir.startsWith('memory://')) mkdirSync(dir, { recursive: true });
   const client = await PGlite.create(dir);
-  const db = drizzlePglite(client, { schema }) as unknown as Db;
-  await migratePglite(drizzlePglite(client, { schema }), { migrationsFolder: MIGRATIONS_FOLDER });
+  const db = drizzlePglite(client) as unknown as Db;
+  await migratePglite(drizzlePglite(client), { migrationsFolder: MIGRATIONS_FOLDER });
   return { db, kind: 'pglite', close: () => client.close() };
 }
 

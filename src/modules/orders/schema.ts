@@ -64,8 +64,16 @@ export const orders = pgTable(
     index('orders_shop_list_idx').on(t.shopId, t.id),
     index('orders_shop_status_idx').on(t.shopId, t.status, t.id),
     index('orders_buyer_idx').on(t.buyerAccountId, t.id),
-    index('orders_unpaid_deadline_idx').on(t.payDeadline).where(sql`${t.status} = 'pending_payment'`),
-    index('orders_delivered_idx').on(t.deliveredAt).where(sql`${t.status} = 'delivered'`),
+    // The sweeps' indexes. Each predicate also names its column as not null, which only the
+    // sweeps' range conditions imply: an update of one order "by id where status = …" must not
+    // be able to pick these. It did, on stale statistics (the index looked nearly empty) and
+    // scanned every unpaid order for one payment: 4,600 buffers a statement in bench:checkout.
+    index('orders_unpaid_deadline_idx')
+      .on(t.payDeadline)
+      .where(sql`${t.status} = 'pending_payment' and ${t.payDeadline} is not null`),
+    index('orders_delivered_idx')
+      .on(t.deliveredAt)
+      .where(sql`${t.status} = 'delivered' and ${t.deliveredAt} is not null`),
     index('orders_tracking_idx').on(t.trackingNo),
     // Search by phone or name finds recipients by blind index, then their orders here.
     index('orders_recipient_idx').on(t.recipientId),
