@@ -1,7 +1,7 @@
 import { and, asc, eq, inArray, isNull, lte, or, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Clock } from './clock.js';
-import { type Db, type Executor, inJson, insertJson, type Tx } from './db.js';
+import { type Db, type Executor, inJson, insertJson, prebuilt, type Tx } from './db.js';
 import { newId } from './ids.js';
 import { eventHandlerRuns, outboxEvents } from './schema.js';
 import { inTransaction } from './tx.js';
@@ -61,6 +61,23 @@ export function eventRows(
   const createdAt = clock.now();
   return events.map((e) => ({ id: newId('event'), ...e, createdAt }));
 }
+
+/** Events never delivered nor leased, locked in order (SKIP LOCKED): the fast path's batch. */
+const lockFresh = prebuilt((ex) =>
+  ex
+    .select({
+      id: outboxEvents.id,
+      topic: outboxEvents.topic,
+      aggregateId: outboxEvents.aggregateId,
+      payload: outboxEvents.payload,
+      createdAt: outboxEvents.createdAt,
+    })
+    .from(outboxEvents)
+    .where(and(isNull(outboxEvents.publishedAt), isNull(outboxEvents.nextAttemptAt)))
+    .orderBy(asc(outboxEvents.id))
+    .limit(sql.placeholder('limit'))
+    .for('update', { skipLocked: true }),
+);
 
 /**
  * In-process dispatcher: at-least-once delivery of outbox rows to subscribers. Rows are
@@ -205,19 +222,7 @@ export class OutboxDispatcher {
       return await inTransaction(
         this.db,
         async (tx) => {
-          const batch = await tx
-            .select({
-              id: outboxEvents.id,
-              topic: outboxEvents.topic,
-              aggregateId: outboxEvents.aggregateId,
-              payload: outboxEvents.payload,
-              createdAt: outboxEvents.createdAt,
-            })
-            .from(outboxEvents)
-            .where(and(isNull(outboxEvents.publishedAt), isNull(outboxEvents.nextAttemptAt)))
-            .orderBy(asc(outboxEvents.id))
-            .limit(limit)
-            .for('update', { skipLocked: true });
+          const batch = await lockFresh(tx, { limit });
           if (batch.length === 0) return 0;
           const events = batch as DomainEvent[];
           // Every handler settles before the transaction ends: one failing must not leave

@@ -2,7 +2,16 @@ import { and, asc, desc, eq, gte, inArray, lt, type SQL, type SQLWrapper, sql } 
 import { batchedReads, loadAll } from '../../platform/batched-reads.js';
 import { DAY, MINUTE } from '../../platform/clock.js';
 import type { Platform } from '../../platform/context.js';
-import { type Executor, inJson, insertJson, insertJsonSql, rowsOf, type Tx } from '../../platform/db.js';
+import {
+  type Executor,
+  inJson,
+  insertJson,
+  insertJsonSql,
+  jsonList,
+  prebuilt,
+  rowsOf,
+  type Tx,
+} from '../../platform/db.js';
 import { AppError, invalidState, notFound } from '../../platform/errors.js';
 import { GroupCommit, GroupConflict } from '../../platform/group-commit.js';
 import {
@@ -129,28 +138,51 @@ export function orderView(o: OrderRow, lines: OrderLineRow[]) {
 }
 export type OrderView = ReturnType<typeof orderView>;
 
+/** What a checkout reads of its SKUs (see OrderService.skuOffers). */
+const selectSkuOffers = prebuilt((ex) =>
+  ex
+    .select({
+      skuId: skus.id,
+      skuName: skus.name,
+      priceFen: skus.priceFen,
+      productId: products.id,
+      shopId: products.shopId,
+      categoryId: products.categoryId,
+      title: products.title,
+      reviewStatus: products.reviewStatus,
+      listed: products.listed,
+      commissionBps: products.commissionBps,
+      shopStatus: shops.status,
+    })
+    .from(skus)
+    .innerJoin(products, eq(products.id, skus.productId))
+    .innerJoin(shops, eq(shops.id, products.shopId))
+    .where(inJson(skus.id, sql.placeholder('ids'))),
+);
+
+/** Orders' lines, in line order. */
+const selectLines = prebuilt((ex) =>
+  ex
+    .select()
+    .from(orderLines)
+    .where(inJson(orderLines.orderId, sql.placeholder('ids')))
+    .orderBy(asc(orderLines.id)),
+);
+/** Orders locked in id order (lockForPayments). */
+const lockOrders = prebuilt((ex) =>
+  ex
+    .select()
+    .from(orders)
+    .where(inJson(orders.id, sql.placeholder('ids')))
+    .orderBy(asc(orders.id))
+    .for('update'),
+);
+
 export class OrderService {
   private readonly stockHolders: PreReservedStockHolder[] = [];
   /** What concurrent checkouts read of their SKUs, one query for all of them. */
   private readonly skuOffers = batchedReads(async (ids: readonly string[]) => {
-    const rows = await this.p.db
-      .select({
-        skuId: skus.id,
-        skuName: skus.name,
-        priceFen: skus.priceFen,
-        productId: products.id,
-        shopId: products.shopId,
-        categoryId: products.categoryId,
-        title: products.title,
-        reviewStatus: products.reviewStatus,
-        listed: products.listed,
-        commissionBps: products.commissionBps,
-        shopStatus: shops.status,
-      })
-      .from(skus)
-      .innerJoin(products, eq(products.id, skus.productId))
-      .innerJoin(shops, eq(shops.id, products.shopId))
-      .where(inJson(skus.id, ids));
+    const rows = await selectSkuOffers(this.p.db, { ids: jsonList(ids) });
     const byId = new Map(rows.map((r) => [r.skuId, r]));
     return ids.map((id) => byId.get(id) ?? null);
   });
@@ -543,11 +575,7 @@ export class OrderService {
 
   private async linesOf(ex: Executor, orderIds: string[]): Promise<OrderLineRow[]> {
     if (orderIds.length === 0) return [];
-    return ex
-      .select()
-      .from(orderLines)
-      .where(inJson(orderLines.orderId, orderIds))
-      .orderBy(asc(orderLines.id));
+    return selectLines(ex, { ids: jsonList(orderIds) });
   }
 
   private async withLines(ex: Executor, rows: OrderRow[]) {
@@ -802,7 +830,7 @@ export class OrderService {
    */
   async lockForPayments(tx: Tx, orderIds: string[]): Promise<{ orders: OrderRow[]; lines: OrderLineRow[] }> {
     const [locked, lines] = await Promise.all([
-      tx.select().from(orders).where(inJson(orders.id, orderIds)).orderBy(asc(orders.id)).for('update'),
+      lockOrders(tx, { ids: jsonList(orderIds) }),
       this.linesOf(tx, orderIds),
     ]);
     return { orders: locked, lines };

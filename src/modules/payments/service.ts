@@ -1,7 +1,7 @@
 import { and, asc, eq, sql } from 'drizzle-orm';
 import { batchedReads } from '../../platform/batched-reads.js';
 import type { Platform } from '../../platform/context.js';
-import { type Executor, inJson, insertJson, type Tx } from '../../platform/db.js';
+import { type Executor, inJson, insertJson, jsonList, prebuilt, type Tx } from '../../platform/db.js';
 import { AppError, invalidState } from '../../platform/errors.js';
 import { GroupCommit, GroupConflict } from '../../platform/group-commit.js';
 import {
@@ -77,6 +77,14 @@ type PaymentView = ReturnType<typeof paymentView>;
 export type WebhookOutcome = { applied: boolean; reason?: string; retry?: boolean };
 /** Another module's charges through the same provider: answers their webhooks, null for others. */
 export type ChargeOwner = (event: PaymentWebhookEvent) => Promise<WebhookOutcome | null>;
+
+/** The orders' charges still pending (payGroup). */
+const selectPending = prebuilt((ex) =>
+  ex
+    .select({ orderId: payments.orderId })
+    .from(payments)
+    .where(and(inJson(payments.orderId, sql.placeholder('ids')), eq(payments.status, 'pending'))),
+);
 
 export class PaymentService {
   private readonly chargeOwners: ChargeOwner[] = [];
@@ -214,10 +222,7 @@ export class PaymentService {
         const ids = group.map((g) => g.job.orderId);
         const [{ orders: locked, lines }, pending] = await Promise.all([
           this.orders.lockForPayments(tx, ids),
-          tx
-            .select({ orderId: payments.orderId })
-            .from(payments)
-            .where(and(inJson(payments.orderId, ids), eq(payments.status, 'pending'))),
+          selectPending(tx, { ids: jsonList(ids) }),
         ]);
         const byId = new Map(locked.map((o) => [o.id, o]));
         const charging = new Set(pending.map((p) => p.orderId));

@@ -1,7 +1,7 @@
 import { and, asc, desc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import { batchedReads, loadAll } from '../../platform/batched-reads.js';
 import type { Platform } from '../../platform/context.js';
-import { type Executor, inJson, type Tx } from '../../platform/db.js';
+import { type Executor, inJson, jsonList, prebuilt, type Tx } from '../../platform/db.js';
 import { AppError, invalidState, notFound } from '../../platform/errors.js';
 import { newId } from '../../platform/ids.js';
 import type { DomainEvent } from '../../platform/outbox.js';
@@ -22,29 +22,44 @@ export interface Attribution {
   creatorAccountId: string | null;
 }
 
+/**
+ * Rooms with those of the SKUs their carts offer (a row per room and offered SKU, or one with
+ * no SKU): only cart items whose product has one of the SKUs are joined.
+ */
+const selectRoomOffers = prebuilt((ex) =>
+  ex
+    .select({
+      roomId: liveRooms.id,
+      status: liveRooms.status,
+      creatorAccountId: liveRooms.creatorAccountId,
+      skuId: skus.id,
+    })
+    .from(liveRooms)
+    .leftJoin(
+      liveRoomItems,
+      and(
+        eq(liveRoomItems.roomId, liveRooms.id),
+        isNull(liveRoomItems.removedAt),
+        sql`${liveRoomItems.productId} in (select ${skus.productId} from ${skus} where ${inJson(skus.id, sql.placeholder('skus'))})`,
+      ),
+    )
+    .leftJoin(
+      skus,
+      and(eq(skus.productId, liveRoomItems.productId), inJson(skus.id, sql.placeholder('skus'))),
+    )
+    .where(inJson(liveRooms.id, sql.placeholder('rooms'))),
+);
+
 export class VenueService {
   /**
    * Whether live rooms offer SKUs, for concurrent checkouts in one query: the room's status and
    * creator, and whether the SKU's product is in its cart (null: no such room).
    */
   private readonly roomOffers = batchedReads(async (keys: readonly { roomId: string; skuId: string }[]) => {
-    const rows = await this.p.db
-      .select({
-        roomId: liveRooms.id,
-        status: liveRooms.status,
-        creatorAccountId: liveRooms.creatorAccountId,
-        skuId: skus.id,
-      })
-      .from(liveRooms)
-      .leftJoin(liveRoomItems, and(eq(liveRoomItems.roomId, liveRooms.id), isNull(liveRoomItems.removedAt)))
-      .leftJoin(
-        skus,
-        and(
-          eq(skus.productId, liveRoomItems.productId),
-          inJson(skus.id, [...new Set(keys.map((k) => k.skuId))]),
-        ),
-      )
-      .where(inJson(liveRooms.id, [...new Set(keys.map((k) => k.roomId))]));
+    const rows = await selectRoomOffers(this.p.db, {
+      rooms: jsonList([...new Set(keys.map((k) => k.roomId))]),
+      skus: jsonList([...new Set(keys.map((k) => k.skuId))]),
+    });
     const rooms = new Map(rows.map((r) => [r.roomId, r]));
     const offered = new Set(rows.filter((r) => r.skuId).map((r) => `${r.roomId}|${r.skuId}`));
     return keys.map(({ roomId, skuId }) => {
