@@ -65,7 +65,12 @@ function lazyChildLogger(logger: Logger, bindings: Bindings, opts: ChildLoggerOp
   };
   return new Proxy(logger, {
     get(target, prop) {
-      if (typeof prop === 'string' && LEVELS.has(prop) && !target.isLevelEnabled(prop)) return noop;
+      if (typeof prop === 'string' && LEVELS.has(prop)) {
+        // Fastify checks every request's logger has these: only a call makes the child.
+        if (!target.isLevelEnabled(prop)) return noop;
+        return (...args: unknown[]) => (made() as any)[prop](...args);
+      }
+      if (prop === 'child') return (...args: Parameters<Logger['child']>) => made().child(...args);
       const real = made();
       const value = Reflect.get(real, prop, real);
       return typeof value === 'function' ? value.bind(real) : value;
