@@ -1,7 +1,7 @@
 import { and, asc, eq, gte, inArray, isNull, lt, lte, or, sql } from 'drizzle-orm';
 import { DAY } from '../../platform/clock.js';
 import type { Platform } from '../../platform/context.js';
-import { type Executor, insertJson, rowsOf, type Tx } from '../../platform/db.js';
+import { type Executor, insertJson, insertJsonSql, rowsOf, type Tx } from '../../platform/db.js';
 import { AppError } from '../../platform/errors.js';
 import { newId } from '../../platform/ids.js';
 import type { DomainEvent } from '../../platform/outbox.js';
@@ -73,6 +73,23 @@ export class LedgerService {
    */
   async postMany(tx: Executor, journals: JournalInput[]): Promise<(string | null)[]> {
     if (journals.length === 0) return [];
+    const rows = this.journalRows(journals);
+    const made = new Set(
+      (
+        await insertJson<typeof ledgerJournals, { id: string }>(
+          tx,
+          ledgerJournals,
+          rows.journals,
+          sql`on conflict do nothing returning id`,
+        )
+      ).map((m) => m.id),
+    );
+    await insertJson(tx, ledgerPostings, rows.postings(made));
+    return rows.journals.map((r) => (made.has(r.id) ? r.id : null));
+  }
+
+  /** Journals checked (balanced, in whole fen) and given ids: their rows and their postings' rows. */
+  private journalRows(journals: JournalInput[]) {
     const rows = journals.map((j) => {
       const postings = j.postings.filter((p) => p.amount !== 0);
       const sum = postings.reduce((s, p) => s + p.amount, 0);
@@ -83,35 +100,28 @@ export class LedgerService {
       }
       return { id: newId('journal'), j, postings, at: j.at ?? this.p.clock.now() };
     });
-    const made = new Set(
-      (
-        await insertJson<typeof ledgerJournals, { id: string }>(
-          tx,
-          ledgerJournals,
-          rows.map((r) => ({
-            id: r.id,
-            kind: r.j.kind,
-            ref: r.j.ref,
-            memo: r.j.memo ?? '',
-            createdAt: r.at,
-          })),
-          sql`on conflict do nothing returning id`,
-        )
-      ).map((m) => m.id),
-    );
-    const postings = rows
-      .filter((r) => made.has(r.id))
-      .flatMap((r) =>
-        r.postings.map((p) => ({
-          journalId: r.id,
-          account: p.account,
-          amount: p.amount,
-          orderId: p.orderId ?? null,
-          createdAt: r.at,
-        })),
-      );
-    await insertJson(tx, ledgerPostings, postings);
-    return rows.map((r) => (made.has(r.id) ? r.id : null));
+    return {
+      journals: rows.map((r) => ({
+        id: r.id,
+        kind: r.j.kind,
+        ref: r.j.ref,
+        memo: r.j.memo ?? '',
+        createdAt: r.at,
+      })),
+      /** The postings of all journals, or of those made. */
+      postings: (made?: Set<string>) =>
+        rows
+          .filter((r) => !made || made.has(r.id))
+          .flatMap((r) =>
+            r.postings.map((p) => ({
+              journalId: r.id,
+              account: p.account,
+              amount: p.amount,
+              orderId: p.orderId ?? null,
+              createdAt: r.at,
+            })),
+          ),
+    };
   }
 
   /** Holder balances of the given accounts (materialised ones read, platform ones summed). */
@@ -306,54 +316,55 @@ export class LedgerService {
       }
       return { e, paidAt: paidAts[i]!, lines, total };
     });
-    const booked = new Set(
-      (
-        await insertJson<typeof orderMoney, { order_id: string }>(
-          tx,
-          orderMoney,
-          split.map(({ e, paidAt, total }) => ({
-            orderId: e.orderId,
-            shopId: e.shopId,
-            creatorAccountId: e.creatorAccountId,
-            paidFen: total.paidFen,
-            subsidyFen: total.subsidyFen,
-            shopShareFen: total.shopShareFen,
-            commissionFen: total.commissionFen,
-            feeFen: total.feeFen,
-            paidAt,
-            commissionStatus: 'pending' as const,
-          })),
-          sql`on conflict do nothing returning order_id`,
-        )
-      ).map((b) => b.order_id),
+    const journals = this.journalRows(
+      split.map(({ e, paidAt, total }) => ({
+        kind: 'payment',
+        ref: e.orderId,
+        memo: 'order paid',
+        at: paidAt,
+        postings: [
+          debit(PLATFORM.clearing, total.paidFen, e.orderId),
+          debit(PLATFORM.couponFunding, total.subsidyFen, e.orderId),
+          credit(shopAccount(e.shopId, 'pending'), total.shopShareFen, e.orderId),
+          ...(e.creatorAccountId
+            ? [credit(creatorAccount(e.creatorAccountId, 'pending'), total.commissionFen, e.orderId)]
+            : []),
+          credit(PLATFORM.feePending, total.feeFen, e.orderId),
+        ],
+      })),
     );
-    const fresh = split.filter((s) => booked.has(s.e.orderId));
-    if (fresh.length === 0) return;
-    await Promise.all([
-      insertJson(
-        tx,
-        orderMoneyLines,
-        fresh.flatMap(({ e, lines }) => lines.map((l) => ({ ...l, orderId: e.orderId }))),
-      ),
-      this.postMany(
-        tx,
-        fresh.map(({ e, paidAt, total }) => ({
-          kind: 'payment',
-          ref: e.orderId,
-          memo: 'order paid',
-          at: paidAt,
-          postings: [
-            debit(PLATFORM.clearing, total.paidFen, e.orderId),
-            debit(PLATFORM.couponFunding, total.subsidyFen, e.orderId),
-            credit(shopAccount(e.shopId, 'pending'), total.shopShareFen, e.orderId),
-            ...(e.creatorAccountId
-              ? [credit(creatorAccount(e.creatorAccountId, 'pending'), total.commissionFen, e.orderId)]
-              : []),
-            credit(PLATFORM.feePending, total.feeFen, e.orderId),
-          ],
+    const postings = journals.postings();
+    // ONE statement. The order's money row is the gate: an order booked before (an earlier
+    // delivery of its event) conflicts, and only the orders booked now get their lines, their
+    // journal and its postings (the postings trigger checks each journal balances).
+    await tx.execute(sql`
+      with m as (${insertJsonSql(
+        orderMoney,
+        split.map(({ e, paidAt, total }) => ({
+          orderId: e.orderId,
+          shopId: e.shopId,
+          creatorAccountId: e.creatorAccountId,
+          paidFen: total.paidFen,
+          subsidyFen: total.subsidyFen,
+          shopShareFen: total.shopShareFen,
+          commissionFen: total.commissionFen,
+          feeFen: total.feeFen,
+          paidAt,
+          commissionStatus: 'pending' as const,
         })),
-      ),
-    ]);
+        { tail: sql`on conflict do nothing returning order_id` },
+      )}),
+      l as (${insertJsonSql(
+        orderMoneyLines,
+        split.flatMap(({ e, lines }) => lines.map((l) => ({ ...l, orderId: e.orderId }))),
+        { when: sql`order_id in (select order_id from m)` },
+      )}),
+      j as (${insertJsonSql(ledgerJournals, journals.journals, {
+        when: sql`ref in (select order_id from m)`,
+        tail: sql`on conflict do nothing returning id`,
+      })})
+      ${postings.length > 0 ? sql`, p as (${insertJsonSql(ledgerPostings, postings, { when: sql`journal_id in (select id from j)` })})` : sql``}
+      select count(*) from m`);
   }
 
   /** Handler of `order.delivered` / `order.completed`: the after-sales window's clock. */
