@@ -1,4 +1,4 @@
-import { randomFillSync } from 'node:crypto';
+import { randomBytesPooled } from './random.js';
 
 /** Prefixes tell what an id names in logs and URLs. */
 export const ID_PREFIX = {
@@ -39,11 +39,8 @@ export type IdKind = keyof typeof ID_PREFIX;
 
 // Crockford base32, lower case: sortable as text in the same order as the numbers.
 const ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz';
-const POOL_BYTES = 4096;
-const pool = Buffer.alloc(POOL_BYTES);
-let poolOffset = POOL_BYTES;
 let lastMs = -1;
-let lastRandom = new Uint8Array(10);
+let lastRandom: Uint8Array = new Uint8Array(10);
 
 /** 80 random bits; within one millisecond the previous value + 1, so ids stay monotonic. */
 function nextRandom(ms: number): Uint8Array {
@@ -54,12 +51,7 @@ function nextRandom(ms: number): Uint8Array {
     }
     return lastRandom;
   }
-  if (poolOffset + 10 > POOL_BYTES) {
-    randomFillSync(pool);
-    poolOffset = 0;
-  }
-  lastRandom = Uint8Array.from(pool.subarray(poolOffset, poolOffset + 10));
-  poolOffset += 10;
+  lastRandom = randomBytesPooled(10);
   lastMs = ms;
   return lastRandom;
 }

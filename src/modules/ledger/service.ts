@@ -1,7 +1,16 @@
-import { and, asc, eq, gte, inArray, isNull, lt, lte, or, sql } from 'drizzle-orm';
+import { and, asc, eq, gte, inArray, isNull, lt, or, sql } from 'drizzle-orm';
 import { DAY } from '../../platform/clock.js';
 import type { Platform } from '../../platform/context.js';
-import { type Executor, insertJson, insertJsonSql, rowsOf, type Tx } from '../../platform/db.js';
+import {
+  type Executor,
+  inJson,
+  insertJson,
+  insertJsonSql,
+  jsonList,
+  prebuilt,
+  rowsOf,
+  type Tx,
+} from '../../platform/db.js';
 import { AppError } from '../../platform/errors.js';
 import { newId } from '../../platform/ids.js';
 import type { DomainEvent } from '../../platform/outbox.js';
@@ -55,6 +64,21 @@ export interface JournalInput {
 }
 
 export type OrderMoneyRow = typeof orderMoney.$inferSelect;
+
+/** Fee rates of categories in force at any time in [from, to] (LedgerService.feeRatesOver). */
+const selectFeeRates = prebuilt((ex) =>
+  ex
+    .select()
+    .from(feeRates)
+    .where(
+      and(
+        inJson(feeRates.categoryId, sql.placeholder('categories')),
+        sql`${feeRates.startsAt} <= ${sql.placeholder('to')}::timestamptz`,
+        or(isNull(feeRates.endsAt), sql`${feeRates.endsAt} > ${sql.placeholder('from')}::timestamptz`),
+      ),
+    )
+    .orderBy(asc(feeRates.startsAt)),
+);
 
 export class LedgerService {
   constructor(private readonly p: Platform) {}
@@ -202,17 +226,11 @@ export class LedgerService {
     const rows =
       unique.length === 0
         ? []
-        : await ex
-            .select()
-            .from(feeRates)
-            .where(
-              and(
-                inArray(feeRates.categoryId, unique),
-                lte(feeRates.startsAt, to),
-                or(isNull(feeRates.endsAt), sql`${feeRates.endsAt} > ${from.toISOString()}`),
-              ),
-            )
-            .orderBy(asc(feeRates.startsAt));
+        : await selectFeeRates(ex, {
+            categories: jsonList(unique),
+            from: from.toISOString(),
+            to: to.toISOString(),
+          });
     return (cats: string[], at: Date): Map<string, number> => {
       const out = new Map(cats.map((c) => [c, this.p.config.SERVICE_FEE_DEFAULT_BPS]));
       const active = rows.filter((r) => r.startsAt <= at && (r.endsAt === null || r.endsAt > at));

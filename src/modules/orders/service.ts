@@ -13,7 +13,7 @@ import {
   type Tx,
 } from '../../platform/db.js';
 import { AppError, invalidState, notFound } from '../../platform/errors.js';
-import { GroupCommit, GroupConflict } from '../../platform/group-commit.js';
+import { GroupCommit } from '../../platform/group-commit.js';
 import {
   checkOrReplay,
   type IdempotencyRef,
@@ -853,34 +853,21 @@ export class OrderService {
   }
 
   /**
-   * pending_payment → paid for orders the caller has locked (lockForPayments) and seen unpaid:
-   * the update and their `order.paid` events go out together. Throws GroupConflict if any
-   * of them was not unpaid after all.
+   * pending_payment → paid for orders the caller has locked (lockForPayments) and seen unpaid,
+   * as parts of the caller's one statement (PaymentService.payGroup): the UPDATE (returning
+   * the ids it marked, which must be all of them) and the rows of their `order.paid` events.
    */
-  async markLockedPaid(tx: Tx, paid: { order: OrderRow; paymentId: string }[], lines: OrderLineRow[]) {
-    if (paid.length === 0) return;
-    const paidAt = this.p.clock.now();
-    const [updated] = await Promise.all([
-      tx
-        .update(orders)
-        .set({ status: 'paid', paidAt })
-        .where(
-          and(
-            inJson(
-              orders.id,
-              paid.map((p) => p.order.id),
-            ),
-            eq(orders.status, 'pending_payment'),
-          ),
-        )
-        .returning({ id: orders.id }),
-      recordEvents(
-        tx,
-        this.p.clock,
-        paid.map(({ order, paymentId }) => paidEvent({ ...order, status: 'paid', paidAt }, lines, paymentId)),
+  lockedPaidParts(paid: { order: OrderRow; paymentId: string }[], lines: OrderLineRow[], paidAt: Date) {
+    return {
+      update: sql`update ${orders} set status = 'paid', paid_at = ${paidAt.toISOString()}::timestamptz
+        where ${inJson(
+          orders.id,
+          paid.map((p) => p.order.id),
+        )} and status = 'pending_payment' returning id`,
+      events: paid.map(({ order, paymentId }) =>
+        paidEvent({ ...order, status: 'paid', paidAt }, lines, paymentId),
       ),
-    ]);
-    if (updated.length !== paid.length) throw new GroupConflict();
+    };
   }
 
   async cancelByBuyer(buyerId: string, orderId: string) {

@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
+import { randomBytesPooled } from '../../platform/random.js';
 import { signPayload } from '../../platform/signing.js';
 
 export interface ChargeRequest {
@@ -80,7 +80,7 @@ export class SimulatedPaymentProvider implements PaymentProvider {
     this.charges.set(req.idempotencyKey, result);
     this.captured.set(providerRef, { amountFen: req.amountFen, refundedFen: 0 });
     this.sendWebhook({
-      id: `whk_${randomBytes(16).toString('base64url')}`,
+      id: `whk_${randomBytesPooled(16).toString('base64url')}`,
       type: 'payment.succeeded',
       data: { providerRef, amountFen: req.amountFen },
     });

@@ -1,18 +1,28 @@
 import { and, asc, eq, sql } from 'drizzle-orm';
 import { batchedReads } from '../../platform/batched-reads.js';
 import type { Platform } from '../../platform/context.js';
-import { type Executor, inJson, insertJson, jsonList, prebuilt, type Tx } from '../../platform/db.js';
+import {
+  type Executor,
+  inJson,
+  insertJson,
+  insertJsonSql,
+  jsonList,
+  prebuilt,
+  rowsOf,
+  type Tx,
+} from '../../platform/db.js';
 import { AppError, invalidState } from '../../platform/errors.js';
 import { GroupCommit, GroupConflict } from '../../platform/group-commit.js';
 import {
-  claimKeys,
   type IdempotencyRef,
   type IdempotentResult,
+  keyRows,
   requestHash,
   runIdempotent,
 } from '../../platform/idempotency.js';
 import { newId } from '../../platform/ids.js';
-import { recordEvent, recordEvents } from '../../platform/outbox.js';
+import { eventRows, recordEvent, recordEvents } from '../../platform/outbox.js';
+import { idempotencyKeys, outboxEvents } from '../../platform/schema.js';
 import { inTransaction } from '../../platform/tx.js';
 import type { LedgerService } from '../ledger/service.js';
 import type { OrderRow, OrderService } from '../orders/service.js';
@@ -253,24 +263,30 @@ export class PaymentService {
           status: 200,
           body: paymentView(r, r.status === 'succeeded' ? 'paid' : byId.get(r.orderId)!.status),
         }));
-        // The orders are locked and unpaid: every write goes out at once.
-        const [, , , claimed] = await Promise.all([
-          insertJson(tx, payments, rows),
-          this.orders.markLockedPaid(
-            tx,
-            rows
-              .filter((r) => r.status === 'succeeded')
-              .map((r) => ({ order: byId.get(r.orderId)!, paymentId: r.id })),
-            lines,
-          ),
-          recordEvents(tx, this.p.clock, rows.map(paymentEvent)),
-          claimKeys(
-            tx,
-            this.p.clock,
-            plain.map((g, i) => ({ ref: g.job.ref, ...responses[i]! })),
-          ),
-        ]);
-        if (!claimed.every(Boolean)) throw new GroupConflict();
+        // The orders are locked and unpaid: ONE statement writes the payments, the orders'
+        // new status, the events and the idempotency keys.
+        const paid = this.orders.lockedPaidParts(
+          rows
+            .filter((r) => r.status === 'succeeded')
+            .map((r) => ({ order: byId.get(r.orderId)!, paymentId: r.id })),
+          lines,
+          now,
+        );
+        const keys = keyRows(
+          this.p.clock,
+          plain.map((g, i) => ({ ref: g.job.ref, ...responses[i]! })),
+        );
+        const [written] = rowsOf<{ paid: number; claimed: number }>(
+          await tx.execute(sql`
+            with p as (${insertJsonSql(payments, rows)}),
+            u as (${paid.update}),
+            e as (${insertJsonSql(outboxEvents, eventRows(this.p.clock, [...paid.events, ...rows.map(paymentEvent)]))}),
+            k as (${insertJsonSql(idempotencyKeys, keys, { tail: sql`on conflict do nothing returning 1` })})
+            select (select count(*) from u)::int as paid, (select count(*) from k)::int as claimed`),
+        );
+        // An order not unpaid after all, or a key taken by a racing request: all alone.
+        if (written?.paid !== paid.events.length || written.claimed !== keys.length)
+          throw new GroupConflict();
         return { plain, responses, rows };
       });
       this.noteSettled(done.rows);
