@@ -99,16 +99,24 @@ async function pipelinedBegin(
   let begun = false;
   let open = true;
   let savepoints = 0;
-  const unsafe = (query: string, args?: unknown[], options?: object) => {
+  const ready = () => {
     if (!open) throw new Error('statement issued after its transaction ended');
     if (!begun) {
       begun = true;
       // Queued first on the connection, so it precedes the statement in the same write.
       conn.unsafe(mode ? `begin ${mode.replace(/[^a-z ]/gi, '')}` : 'begin').execute();
     }
+  };
+  const unsafe = (query: string, args?: unknown[], options?: object) => {
+    ready();
     return conn.unsafe(query, args as any[], { ...options, prepare: true });
   };
   const tx: postgres.TransactionSql<any> = new Proxy(conn, {
+    // A tagged-template query (tx`…`) is in the transaction too.
+    apply(target, thisArg, args) {
+      ready();
+      return Reflect.apply(target, thisArg, args);
+    },
     get(target, prop, receiver) {
       if (prop === 'unsafe') return unsafe;
       if (prop === 'savepoint') {
