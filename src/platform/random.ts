@@ -16,8 +16,6 @@ export function randomBytesPooled(n: number): Buffer {
     offset = 0;
   }
   const out = Buffer.from(pool.subarray(offset, offset + n));
-  // No byte is handed out twice.
-  pool.fill(0, offset, offset + n);
   offset += n;
   return out;
 }

@@ -12,7 +12,13 @@ import {
   type Tx,
 } from '../../platform/db.js';
 import { AppError, invalidState } from '../../platform/errors.js';
-import { GroupCommit, GroupConflict } from '../../platform/group-commit.js';
+import {
+  buyerGroupCommit,
+  type GroupCommit,
+  GroupConflict,
+  type Queued,
+  submit,
+} from '../../platform/group-commit.js';
 import {
   type IdempotencyRef,
   type IdempotentResult,
@@ -39,11 +45,7 @@ interface PayJob {
   paymentId: string;
 }
 
-interface QueuedPayment {
-  job: PayJob;
-  resolve(result: IdempotentResult<PaymentView>): void;
-  reject(err: unknown): void;
-}
+type QueuedPayment = Queued<PayJob, IdempotentResult<PaymentView>>;
 
 /** At most this many payments in one group commit. */
 const PAY_GROUP_MAX = 64;
@@ -122,14 +124,7 @@ export class PaymentService {
     private readonly ledger: Pick<LedgerService, 'bookRefund'>,
   ) {
     this.group = p.config.CHECKOUT_GROUP_COMMIT
-      ? new GroupCommit<QueuedPayment>({
-          maxBatch: PAY_GROUP_MAX,
-          // One group at a time: the next gathers what arrives meanwhile, and bigger groups
-          // measured more checkouts per second (bench:checkout) than two smaller ones at once.
-          maxInFlight: 1,
-          keyOf: (q) => q.job.buyerId,
-          run: (group) => this.payGroup(group),
-        })
+      ? buyerGroupCommit(PAY_GROUP_MAX, (group: QueuedPayment[]) => this.payGroup(group))
       : null;
   }
 
@@ -147,12 +142,7 @@ export class PaymentService {
       ref: { scope: `${buyerId}:pay`, key: idempotencyKey, hash: requestHash({ orderId }) },
       paymentId: newId('payment'),
     };
-    const group = this.group;
-    const result = group
-      ? await new Promise<IdempotentResult<PaymentView>>((resolve, reject) =>
-          group.push({ job, resolve, reject }),
-        )
-      : await this.payOne(job);
+    const result = this.group ? await submit(this.group, job) : await this.payOne(job);
     if (!result.replayed) this.p.outbox.wake();
     return result;
   }

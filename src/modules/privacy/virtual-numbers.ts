@@ -87,6 +87,23 @@ const view = (r: BindingRow): VirtualNumberBinding => ({
  * so courier and merchant can call the buyer without seeing the number. A binding lives until
  * the after-sales window closes; released bindings free their extension for reuse.
  */
+/** A new binding of a number and extension to an order's recipient. */
+const bindingRow = (
+  input: { orderId: string; shopId: string; recipientId: string; expiresAt: Date },
+  mainNumber: string,
+  extension: string,
+  now: Date,
+) => ({
+  id: newId('virtualNumber'),
+  mainNumber,
+  extension,
+  orderId: input.orderId,
+  shopId: input.shopId,
+  recipientId: input.recipientId,
+  createdAt: now,
+  expiresAt: input.expiresAt,
+});
+
 export class VirtualNumbers {
   private readonly pool: string[];
   /** The simulated provider's line: swap for a real bridge; tests capture what it was given. */
@@ -211,16 +228,7 @@ export class VirtualNumbers {
           extension = randomExtension();
         } while (taken.has(`${mainNumber}-${extension}`) && taken.size < this.pool.length * EXTENSIONS);
         taken.add(`${mainNumber}-${extension}`);
-        return {
-          id: newId('virtualNumber'),
-          mainNumber,
-          extension,
-          orderId: input.orderId,
-          shopId: input.shopId,
-          recipientId: input.recipientId,
-          createdAt: now,
-          expiresAt: input.expiresAt,
-        };
+        return bindingRow(input, mainNumber, extension, now);
       });
       const inserted = await ex
         .insert(virtualNumberBindings)
@@ -424,16 +432,7 @@ export class VirtualNumbers {
   ): Promise<BindingRow | null | 'taken'> {
     const [row] = await ex
       .insert(virtualNumberBindings)
-      .values({
-        id: newId('virtualNumber'),
-        mainNumber,
-        extension,
-        orderId: input.orderId,
-        shopId: input.shopId,
-        recipientId: input.recipientId,
-        createdAt: now,
-        expiresAt: input.expiresAt,
-      })
+      .values(bindingRow(input, mainNumber, extension, now))
       .onConflictDoNothing()
       .returning();
     if (row) return row;
