@@ -4,6 +4,8 @@
  * (reserve stock + insert order) measured by this script on the same database.
  * The last line printed is one JSON object.
  */
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { performance } from 'node:perf_hooks';
 import { sql } from 'drizzle-orm';
 import { hashPassword } from '../src/modules/identity/password.js';
@@ -19,6 +21,8 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
  * runs with autovacuum off, and plans chosen while tables were nearly empty stay cached).
  */
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 3);
+/** When set, the server thread's CPU profile of each measured checkout phase is written to `<path>.<level>.cpuprofile`. */
+const PROFILE = process.env.BENCH_CPU_PROFILE;
 const LEVELS = (process.env.BENCH_LEVELS ?? '1,16,64').split(',').map(Number);
 const SKU_COUNT = 64;
 
@@ -111,7 +115,18 @@ for (const c of LEVELS) {
   const base = await closedLoop(c, SECONDS / 2, () => bareSql());
   const elu0 = performance.eventLoopUtilization();
   const cpu0 = process.cpuUsage();
+  const profiler = PROFILE ? new Session() : null;
+  if (profiler) {
+    profiler.connect();
+    await profiler.post('Profiler.enable');
+    await profiler.post('Profiler.start');
+  }
   const load = await checkoutLoad(c, SECONDS);
+  if (profiler) {
+    const { profile } = await profiler.post('Profiler.stop');
+    writeFileSync(`${PROFILE}.${c}.cpuprofile`, JSON.stringify(profile));
+    profiler.disconnect();
+  }
   // Where the time went: the server's event loop (main thread) busy share, and the CPU the
   // whole process (server + load generator thread) spent per checkout.
   const elu = performance.eventLoopUtilization(elu0);

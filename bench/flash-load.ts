@@ -4,7 +4,7 @@
  * over the limit.
  */
 import { parentPort, Worker, workerData } from 'node:worker_threads';
-import { Agent, request } from 'undici';
+import { KeepAliveConnection } from './keepalive.js';
 
 export interface FlashLoad {
   base: string;
@@ -42,20 +42,17 @@ export function runFlashLoad(load: FlashLoad, onWarm?: () => void): Promise<Flas
 }
 
 async function drive(load: FlashLoad, warm: () => void): Promise<FlashLoadResult> {
-  const dispatcher = new Agent({
-    connections: load.tokens.length,
-    keepAliveTimeout: 60_000,
-    keepAliveMaxTimeout: 120_000,
-  });
+  const base = new URL(load.base);
   // Every buyer looks at the sale first (as they would in the room): the connections are open
   // and the sessions known to the server, so the measurement is the sale, not 5,000 handshakes.
-  await Promise.all(
+  const connections = await Promise.all(
     load.tokens.map(async (token) => {
-      const res = await request(`${load.base}/api/flash-sales/${load.slotId}`, {
-        dispatcher,
-        headers: { authorization: `Bearer ${token}` },
-      });
-      await res.body.text();
+      const conn = new KeepAliveConnection(base);
+      const res = await conn.request('GET', `/api/flash-sales/${load.slotId}`, [
+        `authorization: Bearer ${token}`,
+      ]);
+      if (res.status !== 200) throw new Error(`flash sale page → ${res.status} ${res.body}`);
+      return conn;
     }),
   );
   warm();
@@ -72,22 +69,19 @@ async function drive(load: FlashLoad, warm: () => void): Promise<FlashLoadResult
   const deadline = started + load.maxSeconds * 1000;
   const body = JSON.stringify({ quantity: 1 });
   await Promise.all(
-    load.tokens.map(async (token) => {
+    load.tokens.map(async (token, i) => {
+      const conn = connections[i]!;
       while (performance.now() < deadline) {
         const t0 = performance.now();
         try {
-          const res = await request(`${load.base}/api/flash-sales/${load.slotId}/reservations`, {
-            method: 'POST',
-            dispatcher,
-            headers: {
-              authorization: `Bearer ${token}`,
-              'idempotency-key': `flash-${load.tag}-${seq++}`,
-              'content-type': 'application/json',
-            },
+          const res = await conn.request(
+            'POST',
+            `/api/flash-sales/${load.slotId}/reservations`,
+            [`authorization: Bearer ${token}`, `idempotency-key: flash-${load.tag}-${seq++}`],
             body,
-          });
-          const json = (await res.body.json()) as { code?: string };
-          if (res.statusCode === 201) {
+          );
+          const json = JSON.parse(res.body) as { code?: string };
+          if (res.status === 201) {
             purchases++;
             lastSale = performance.now();
             latencies.push(lastSale - t0);
@@ -95,7 +89,7 @@ async function drive(load: FlashLoad, warm: () => void): Promise<FlashLoadResult
           }
           if (json.code === 'FLASH_SALE_SOLD_OUT') soldOut++;
           else if (json.code === 'FLASH_SALE_LIMIT_REACHED') limit++;
-          else throw new Error(`${res.statusCode} ${JSON.stringify(json)}`);
+          else throw new Error(`${res.status} ${res.body}`);
           return;
         } catch (err) {
           errors++;
@@ -106,7 +100,7 @@ async function drive(load: FlashLoad, warm: () => void): Promise<FlashLoadResult
     }),
   );
   const elapsed = (performance.now() - started) / 1000;
-  await dispatcher.close();
+  for (const c of connections) c.close();
   return {
     purchases,
     soldOut,

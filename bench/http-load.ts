@@ -1,9 +1,10 @@
 /**
  * A load generator in a worker thread, so the clients' HTTP and JSON work does not share the
- * server's event loop (a real load test drives the server from outside).
+ * server's event loop (a real load test drives the server from outside). Each buyer has its
+ * own keep-alive connection (keepalive.ts).
  */
 import { parentPort, Worker, workerData } from 'node:worker_threads';
-import { Agent, request } from 'undici';
+import { KeepAliveConnection } from './keepalive.js';
 
 export interface CheckoutLoad {
   base: string;
@@ -34,7 +35,7 @@ export function runCheckoutLoad(load: CheckoutLoad): Promise<LoadResult> {
 }
 
 async function drive(load: CheckoutLoad): Promise<LoadResult> {
-  const dispatcher = new Agent({ connections: load.concurrency * 2, keepAliveTimeout: 30_000 });
+  const url = new URL(load.base);
   const recipient = {
     name: '王小明',
     phone: '13912345678',
@@ -44,21 +45,17 @@ async function drive(load: CheckoutLoad): Promise<LoadResult> {
     detail: '文三路 90 号',
   };
   let seq = 0;
-  const post = async (path: string, token: string, body?: unknown) => {
-    const res = await request(`${load.base}${path}`, {
-      method: 'POST',
-      dispatcher,
-      headers: {
-        authorization: `Bearer ${token}`,
-        'idempotency-key': `bench-${load.tag}-${seq++}`,
-        ...(body ? { 'content-type': 'application/json' } : {}),
-      },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    const json = (await res.body.json()) as Record<string, unknown>;
-    if (res.statusCode >= 300) throw new Error(`${path} → ${res.statusCode} ${JSON.stringify(json)}`);
-    return json;
+  const post = async (conn: KeepAliveConnection, path: string, token: string, body?: unknown) => {
+    const res = await conn.request(
+      'POST',
+      path,
+      [`authorization: Bearer ${token}`, `idempotency-key: bench-${load.tag}-${seq++}`],
+      body === undefined ? undefined : JSON.stringify(body),
+    );
+    if (res.status >= 300) throw new Error(`${path} → ${res.status} ${res.body}`);
+    return JSON.parse(res.body) as Record<string, unknown>;
   };
+  const connections: KeepAliveConnection[] = [];
   const latencies: number[] = [];
   let errors = 0;
   let firstError: string | null = null;
@@ -67,27 +64,33 @@ async function drive(load: CheckoutLoad): Promise<LoadResult> {
   await Promise.all(
     Array.from({ length: load.concurrency }, async (_, slot) => {
       const token = load.tokens[slot % load.tokens.length]!;
+      let conn = new KeepAliveConnection(url);
+      connections.push(conn);
       while (performance.now() < end) {
         const t0 = performance.now();
         try {
           const skuId = load.skuIds[Math.floor(Math.random() * load.skuIds.length)]!;
-          const order = await post('/api/orders', token, {
+          const order = await post(conn, '/api/orders', token, {
             venue: { type: 'live_room', id: load.roomId },
             items: [{ skuId, quantity: 1 }],
             recipient,
           });
-          const paid = await post(`/api/orders/${order.id}/pay`, token);
+          const paid = await post(conn, `/api/orders/${order.id}/pay`, token);
           if (paid.orderStatus !== 'paid') throw new Error(`not paid: ${JSON.stringify(paid)}`);
           latencies.push(performance.now() - t0);
         } catch (err) {
           errors++;
           firstError ??= String(err);
+          // The connection may be mid-response: start the next checkout on a fresh one.
+          conn.close();
+          conn = new KeepAliveConnection(url);
+          connections.push(conn);
         }
       }
     }),
   );
   const elapsed = (performance.now() - started) / 1000;
-  await dispatcher.close();
+  for (const c of connections) c.close();
   return { latencies, errors, firstError, elapsed };
 }
 
