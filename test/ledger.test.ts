@@ -269,6 +269,17 @@ describe('the books guard themselves', () => {
       db.execute(sql`insert into ledger_postings (journal_id, account, amount, created_at)
                      values (${jid}, ${PLATFORM.clearing}, 100, now()), (${jid}, ${creatorAccount('acc_x', 'pending')}, -99, now())`),
     ).rejects.toThrow();
+    // A later statement adding to a booked journal must balance by itself (the check sums the
+    // new postings only, which is exact because earlier ones balanced and cannot change).
+    const added = await db
+      .execute(sql`insert into ledger_postings (journal_id, account, amount, created_at)
+                   select journal_id, ${PLATFORM.clearing}, 1, now() from ledger_postings
+                   where id = (select min(id) from ledger_postings)`)
+      .then(
+        () => null,
+        (err: Error & { cause?: Error }) => err.cause?.message ?? err.message,
+      );
+    expect(added).toMatch(/ledger journal \S+ does not balance/);
     await expect(
       db.execute(
         sql`update ledger_postings set amount = amount + 1 where id = (select min(id) from ledger_postings)`,
