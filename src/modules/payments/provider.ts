@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { setBounded } from '../../platform/bounded-map.js';
 import { randomBytesPooled } from '../../platform/random.js';
 import { signPayload } from '../../platform/signing.js';
 
@@ -49,6 +50,17 @@ export interface PaymentProvider {
 export type WebhookSender = (body: string, signature: string) => Promise<number>;
 
 /**
+ * How many charges and refunds the simulated provider remembers (each book, oldest forgotten
+ * first). A real provider keeps its books on its side; this one keeps them in the server's
+ * memory, which must not grow with every payment of a long-running demo or benchmark. A
+ * forgotten charge is treated as one taken before a restart (see `refund`); the platform never
+ * retries a charge that long after (every payment attempt has its own key).
+ */
+const SIM_REMEMBERED = 200_000;
+/** Signed webhooks kept for tests to replay, newest last. */
+const SIM_SENT_KEPT = 1_000;
+
+/**
  * Built-in simulated provider. `sync` captures at once (as a card payment confirmed in the
  * cashier) and still sends the webhook; `async` leaves the charge pending until the webhook.
  * Webhooks are signed and retried until answered 2xx, like a real provider's.
@@ -59,7 +71,7 @@ export class SimulatedPaymentProvider implements PaymentProvider {
   /** Captured amount and refunds so far per charge, so an over-refund is refused as a provider would. */
   private readonly captured = new Map<string, { amountFen: number; refundedFen: number }>();
   private readonly refunds = new Map<string, RefundResult>();
-  /** Every webhook sent, so tests can replay one byte for byte. */
+  /** The latest webhooks sent (SIM_SENT_KEPT), so tests can replay one byte for byte. */
   readonly sent: { body: string; signature: string }[] = [];
   sender: WebhookSender | null = null;
   private readonly inflight = new Set<Promise<void>>();
@@ -77,8 +89,8 @@ export class SimulatedPaymentProvider implements PaymentProvider {
     if (prior) return prior;
     const providerRef = `sim_${req.paymentId}`;
     const result: ChargeResult = { providerRef, status: this.mode === 'sync' ? 'succeeded' : 'pending' };
-    this.charges.set(req.idempotencyKey, result);
-    this.captured.set(providerRef, { amountFen: req.amountFen, refundedFen: 0 });
+    setBounded(this.charges, req.idempotencyKey, result, SIM_REMEMBERED);
+    setBounded(this.captured, providerRef, { amountFen: req.amountFen, refundedFen: 0 }, SIM_REMEMBERED);
     this.sendWebhook({
       id: `whk_${randomBytesPooled(16).toString('base64url')}`,
       type: 'payment.succeeded',
@@ -89,7 +101,8 @@ export class SimulatedPaymentProvider implements PaymentProvider {
 
   /**
    * Refunds synchronously. A retry with the same key answers the remembered result and pays
-   * nothing more. Charges taken before a restart are not known here, so they are not checked.
+   * nothing more. Charges taken before a restart (or forgotten, see SIM_REMEMBERED) are not
+   * known here, so they are not checked.
    */
   async refund(req: RefundRequest): Promise<RefundResult> {
     const prior = this.refunds.get(req.idempotencyKey);
@@ -104,7 +117,7 @@ export class SimulatedPaymentProvider implements PaymentProvider {
           }
         : { providerRefundRef: `simr_${req.refundId}`, status: 'succeeded' };
     if (charge && result.status === 'succeeded') charge.refundedFen += req.amountFen;
-    this.refunds.set(req.idempotencyKey, result);
+    setBounded(this.refunds, req.idempotencyKey, result, SIM_REMEMBERED);
     return result;
   }
 
@@ -117,7 +130,7 @@ export class SimulatedPaymentProvider implements PaymentProvider {
   sendWebhook(event: PaymentWebhookEvent): void {
     const signed = this.sign(event);
     this.sent.push(signed);
-    if (this.sent.length > 10_000) this.sent.splice(0, 5_000);
+    if (this.sent.length > SIM_SENT_KEPT) this.sent.shift();
     const sender = this.sender;
     if (!sender) return;
     // Delivered after the caller's transaction has had time to commit (a charge's webhook that

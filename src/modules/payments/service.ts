@@ -1,5 +1,6 @@
 import { and, asc, eq, sql } from 'drizzle-orm';
 import { batchedReads } from '../../platform/batched-reads.js';
+import { setBounded } from '../../platform/bounded-map.js';
 import type { Platform } from '../../platform/context.js';
 import {
   type Executor,
@@ -150,11 +151,7 @@ export class PaymentService {
   /** Remembers charges committed as settled (see `settled`), the oldest forgotten first. */
   private noteSettled(rows: PaymentRow[]): void {
     for (const r of rows) {
-      if (r.status === 'pending') continue;
-      if (this.settled.size >= SETTLED_REMEMBERED) {
-        this.settled.delete(this.settled.keys().next().value!);
-      }
-      this.settled.set(r.providerRef, r.status);
+      if (r.status !== 'pending') setBounded(this.settled, r.providerRef, r.status, SETTLED_REMEMBERED);
     }
   }
 

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { and, eq, inArray, isNull, ne, type SQL, sql } from 'drizzle-orm';
 import { z } from 'zod';
+import { setBounded } from '../../platform/bounded-map.js';
 import { type Clock, localMonth } from '../../platform/clock.js';
 import { type Db, type Executor, inJson, insertJson, insertJsonSql, rowsOf } from '../../platform/db.js';
 import { AppError } from '../../platform/errors.js';
@@ -259,8 +260,7 @@ export class PrivacyVault {
     if (cached && cached.wrapped === wrapped) return cached.key;
     const key = await this.master.unwrap(version, wrapped, wrapAad(id, shopId));
     this.opening.delete(id);
-    if (this.opening.size >= OPENING_CACHE_MAX) this.opening.delete(this.opening.keys().next().value!);
-    this.opening.set(id, { wrapped, key });
+    setBounded(this.opening, id, { wrapped, key }, OPENING_CACHE_MAX);
     return key;
   }
 
