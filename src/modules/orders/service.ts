@@ -482,9 +482,16 @@ export class OrderService {
             select (select count(*) from locked where ok) = ${ids.length}
                and not exists (select 1 from known) as ok),
           taken as (
+            -- No stock or price condition here: \`locked\` checked both on the rows' latest
+            -- versions, which this statement now holds locked. Conditions here would be tested
+            -- first on the versions in the statement's snapshot: a release committed while
+            -- \`locked\` waited for the row (a cancel racing this checkout) left stock that
+            -- looked short, the row was skipped, and \`go\` still wrote the orders with no stock
+            -- taken. Without them, the update re-reads the locked latest version and subtracts
+            -- from it (and skus_stock_nonnegative still refuses anything below zero).
             update ${skus} s set stock = s.stock - w.quantity
             from want w
-            where s.id = w.id and s.stock >= w.quantity and s.price_fen = w.price_fen and ${go}
+            where s.id = w.id and ${go}
             returning s.id),
           r as (${recipientsInsert}),
           o as (${insertJsonSql(
