@@ -50,7 +50,7 @@ describe('payments', () => {
     for (let i = 0; i < 3; i++) {
       const replay = await postWebhook(webhook.body, webhook.signature);
       expect(replay.statusCode).toBe(200);
-      expect(replay.json()).toMatchObject({ applied: false, reason: 'already_succeeded' });
+      expect(replay.json().results).toMatchObject([{ applied: false, reason: 'already_succeeded' }]);
     }
     expect(await tableCounts(t.app.platform.db)).toEqual(before);
     const paidEvents = await t.app.platform.db
@@ -60,12 +60,32 @@ describe('payments', () => {
     expect(paidEvents).toHaveLength(1);
   });
 
+  it('refuses a notification holding an unknown payment whole, so the provider sends it again', async () => {
+    const { webhook } = await paidThroughWebhook();
+    await t.app.platform.outbox.drain();
+    const before = await tableCounts(t.app.platform.db);
+    const [known] = (JSON.parse(webhook.body) as { events: { id: string }[] }).events;
+    const unknown = {
+      id: 'whk_unknown_0001',
+      type: 'payment.succeeded' as const,
+      data: { providerRef: 'sim_pay_not_yet_committed', amountFen: 100 },
+    };
+    const signed = t.app.paymentProvider.sign({ events: [known as never, unknown] });
+    const res = await postWebhook(signed.body, signed.signature);
+    expect(res.statusCode).toBe(404);
+    expect(res.json().message).toContain('sim_pay_not_yet_committed');
+    expect(await tableCounts(t.app.platform.db)).toEqual(before);
+    const tooMany = t.app.paymentProvider.sign({ events: Array.from({ length: 101 }, () => known as never) });
+    expect((await postWebhook(tooMany.body, tooMany.signature)).statusCode).toBe(400);
+  });
+
   it('refuses unsigned, forged and tampered webhooks and writes nothing', async () => {
     const { webhook } = await paidThroughWebhook();
     await t.app.platform.outbox.drain();
     const before = await tableCounts(t.app.platform.db);
     const tampered = webhook.body.replace(/"amountFen":\d+/, '"amountFen":1');
     const forged = t.app.paymentProvider.sign(JSON.parse(webhook.body));
+    expect(forged.body).toBe(webhook.body);
     for (const [payload, sig] of [
       [webhook.body, ''],
       [tampered, webhook.signature],
@@ -93,9 +113,12 @@ describe('payments', () => {
     // A new key while the first charge is pending returns that charge, not a second one.
     const otherKey = await pay(t, buyer.token, order.id, 'pay-key-0000002');
     expect(otherKey.json().paymentId).toBe(first.json().paymentId);
+    await t.app.paymentProvider.settle();
     t.app.paymentProvider.sender = sender;
     const webhook = t.app.paymentProvider.sent.at(-1)!;
-    expect((await postWebhook(webhook.body, webhook.signature)).json()).toMatchObject({ applied: true });
+    expect((await postWebhook(webhook.body, webhook.signature)).json().results).toMatchObject([
+      { applied: true },
+    ]);
     const rows = await t.app.platform.db.select().from(payments).where(eq(payments.orderId, order.id));
     expect(rows).toHaveLength(1);
     expect(rows[0]!.status).toBe('succeeded');
@@ -126,12 +149,13 @@ describe('payments', () => {
     const sender = t.app.paymentProvider.sender;
     t.app.paymentProvider.sender = null; // hold the provider's webhook back
     await pay(t, buyer.token, order.id);
+    await t.app.paymentProvider.settle();
     t.app.paymentProvider.sender = sender;
     const webhook = t.app.paymentProvider.sent.at(-1)!;
     t.clock.advance(t.app.platform.config.PAYMENT_TIMEOUT_MINUTES * 60_000 + 1);
     await t.app.platform.jobs.runNow('orders.cancel-unpaid');
     const res = await postWebhook(webhook.body, webhook.signature);
-    expect(res.json()).toMatchObject({ applied: true });
+    expect(res.json().results).toMatchObject([{ applied: true }]);
     const o = await t.request({ method: 'GET', url: `/api/orders/${order.id}`, token: buyer.token });
     expect(o.json().status).toBe('cancelled');
     const refunds = await t.app.platform.db

@@ -39,6 +39,18 @@ export interface PaymentWebhookEvent {
   data: { providerRef: string; amountFen: number; failureReason?: string | undefined };
 }
 
+/**
+ * One notification: the events due together, signed once (as Adyen batches its notification
+ * items). A notification is answered 2xx only when every event in it was taken; otherwise the
+ * provider sends it again whole, and the events already applied are replays that change nothing.
+ */
+export interface PaymentWebhookBatch {
+  events: PaymentWebhookEvent[];
+}
+
+/** At most this many events in one notification. */
+export const WEBHOOK_BATCH_MAX = 100;
+
 /** The seam to a real payment provider (WeChat Pay, Alipay, Douyin Pay …). */
 export interface PaymentProvider {
   readonly name: string;
@@ -59,11 +71,18 @@ export type WebhookSender = (body: string, signature: string) => Promise<number>
 const SIM_REMEMBERED = 200_000;
 /** Signed webhooks kept for tests to replay, newest last. */
 const SIM_SENT_KEPT = 1_000;
+/**
+ * Events falling due within this long of each other go out in one notification: under load a
+ * notification per this many milliseconds, not one per payment (a webhook per payment cost
+ * about a third of a checkout's CPU in bench:checkout).
+ */
+const SIM_BATCH_GAP_MS = 20;
 
 /**
  * Built-in simulated provider. `sync` captures at once (as a card payment confirmed in the
  * cashier) and still sends the webhook; `async` leaves the charge pending until the webhook.
- * Webhooks are signed and retried until answered 2xx, like a real provider's.
+ * Webhooks are signed and retried until answered 2xx, like a real provider's; each event is
+ * sent `firstDeliveryMs` after its charge, together with the others due by then.
  */
 export class SimulatedPaymentProvider implements PaymentProvider {
   readonly name = 'simulated';
@@ -75,6 +94,12 @@ export class SimulatedPaymentProvider implements PaymentProvider {
   readonly sent: { body: string; signature: string }[] = [];
   sender: WebhookSender | null = null;
   private readonly inflight = new Set<Promise<void>>();
+  /** Events not sent yet, in the order they fall due. */
+  private readonly queue: { event: PaymentWebhookEvent; dueAt: number }[] = [];
+  private flushTimer: NodeJS.Timeout | null = null;
+  /** Resolved when the queue has been flushed (settle waits for it). */
+  private flushed: Promise<void> | null = null;
+  private onFlushed: (() => void) | null = null;
 
   constructor(
     private readonly secret: string,
@@ -121,28 +146,59 @@ export class SimulatedPaymentProvider implements PaymentProvider {
     return result;
   }
 
-  /** Signs an event as the provider would (tests use it to forge the real thing). */
-  sign(event: PaymentWebhookEvent, atSeconds = Math.floor(Date.now() / 1000)) {
-    const body = JSON.stringify(event);
+  /** Signs a notification as the provider would (tests use it to forge the real thing). */
+  sign(batch: PaymentWebhookBatch, atSeconds = Math.floor(Date.now() / 1000)) {
+    const body = JSON.stringify(batch);
     return { body, signature: signPayload(this.secret, body, atSeconds) };
   }
 
+  /** Queues an event; it is sent `firstDeliveryMs` from now, with the others due by then. */
   sendWebhook(event: PaymentWebhookEvent): void {
-    const signed = this.sign(event);
+    this.queue.push({ event, dueAt: Date.now() + this.firstDeliveryMs });
+    this.flushed ??= new Promise((resolve) => {
+      this.onFlushed = resolve;
+    });
+    if (!this.flushTimer) this.scheduleFlush(this.firstDeliveryMs);
+  }
+
+  private scheduleFlush(ms: number): void {
+    this.flushTimer = setTimeout(() => this.flush(), ms);
+  }
+
+  /** Sends what is due in notifications of at most WEBHOOK_BATCH_MAX, then waits for the rest. */
+  private flush(): void {
+    this.flushTimer = null;
+    const now = Date.now();
+    let due = 0;
+    while (due < this.queue.length && this.queue[due]!.dueAt <= now) due++;
+    for (const chunk of chunks(this.queue.splice(0, due), WEBHOOK_BATCH_MAX)) {
+      this.deliver(this.sign({ events: chunk.map((q) => q.event) }));
+    }
+    const next = this.queue[0];
+    if (next) {
+      this.scheduleFlush(Math.max(next.dueAt - now, SIM_BATCH_GAP_MS));
+      return;
+    }
+    this.onFlushed?.();
+    this.flushed = null;
+    this.onFlushed = null;
+  }
+
+  private deliver(signed: { body: string; signature: string }): void {
     this.sent.push(signed);
     if (this.sent.length > SIM_SENT_KEPT) this.sent.shift();
     const sender = this.sender;
     if (!sender) return;
-    // Delivered after the caller's transaction has had time to commit (a charge's webhook that
-    // arrives first is answered "not known yet" and retried), with backoff.
+    // Retried with backoff until answered 2xx (a charge's webhook that arrives before its
+    // transaction committed is answered "not known yet").
     const p = (async () => {
       for (let attempt = 0; attempt < 6; attempt++) {
-        await new Promise((r) => setTimeout(r, attempt === 0 ? this.firstDeliveryMs : 100 * 2 ** attempt));
+        if (attempt > 0) await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
         try {
           const status = await sender(signed.body, signed.signature);
           if (status >= 200 && status < 300) return;
         } catch (err) {
-          this.log.warn({ err, eventId: event.id }, 'simulated webhook delivery failed');
+          this.log.warn({ err }, 'simulated webhook delivery failed');
         }
       }
     })();
@@ -152,6 +208,15 @@ export class SimulatedPaymentProvider implements PaymentProvider {
 
   /** Waits for webhook deliveries in flight (tests, shutdown). */
   async settle(): Promise<void> {
-    while (this.inflight.size > 0) await Promise.all([...this.inflight]);
+    while (this.flushed || this.inflight.size > 0) {
+      await this.flushed;
+      await Promise.all([...this.inflight]);
+    }
   }
+}
+
+function chunks<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
 }
