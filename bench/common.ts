@@ -58,6 +58,8 @@ export async function closedLoop(
   latencies.sort((a, b) => a - b);
   return {
     ops: latencies.length,
+    latencies,
+    elapsed,
     perSecond: latencies.length / elapsed,
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
