@@ -1,5 +1,5 @@
 import { eq, inArray, sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { skuSales, skus } from '../src/modules/catalog/schema.js';
 import { orderLines, orders } from '../src/modules/orders/schema.js';
 import { payments } from '../src/modules/payments/schema.js';
@@ -178,5 +178,39 @@ describe('group commit of checkouts and payments', () => {
       .from(outboxEvents)
       .where(inArray(outboxEvents.aggregateId, orderIds));
     expect(paidEvents.filter((e) => e.topic === 'order.paid')).toHaveLength(24);
+  });
+
+  it('charges an order paid twice at once (a double tap) once, whatever the keys', async () => {
+    const w = await sellingWorld(t, { stock: 20, priceFen: 1990 });
+    const buyers = await Promise.all(Array.from({ length: 6 }, () => t.account(['buyer'])));
+    const orderIds = await Promise.all(
+      buyers.map(
+        async (b) =>
+          (
+            await checkout(t, b.token, {
+              venue: { type: 'live_room', id: w.room.id },
+              items: [{ skuId: w.sku.id, quantity: 1 }],
+              recipient: recipient(),
+            })
+          ).json().id as string,
+      ),
+    );
+    const charged = vi.spyOn(t.app.paymentProvider, 'charge');
+    // Orders 0 and 1 are each paid twice in the same burst: with one key, and with two keys.
+    const results = await Promise.all([
+      ...buyers.map((b, i) => pay(t, b.token, orderIds[i]!, `tap-${orderIds[i]}`)),
+      pay(t, buyers[0]!.token, orderIds[0]!, `tap-${orderIds[0]}`),
+      pay(t, buyers[1]!.token, orderIds[1]!, `tap-again-${orderIds[1]}`),
+    ]);
+    const paymentIds = new Set(charged.mock.calls.map(([req]) => req.paymentId));
+    charged.mockRestore();
+    expect(results.map((r) => r.statusCode).slice(0, 7)).toEqual(Array(7).fill(200));
+    expect(results[6]!.json().paymentId).toBe(results[0]!.json().paymentId);
+    // The second key finds the order paid (409) or, if it came first, the first key does.
+    expect([results[1]!.statusCode, results[7]!.statusCode].sort()).toEqual([200, 409]);
+    const rows = await t.app.platform.db.select().from(payments).where(inArray(payments.orderId, orderIds));
+    expect(rows).toHaveLength(6);
+    // Every charge the provider took is a recorded payment: nobody was charged twice.
+    expect([...paymentIds].sort()).toEqual(rows.map((r) => r.id).sort());
   });
 });

@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rowsOf } from '../src/platform/db.js';
+import { executeLast, isCheckRefusal, rowsOf } from '../src/platform/db.js';
 import { inTransaction } from '../src/platform/tx.js';
 import { startTestApp, type TestContext, unique } from './harness.js';
 
@@ -89,5 +89,53 @@ describe('transactions', () => {
       ),
     ).rejects.toThrow('abort');
     expect(await marks(mark)).toBe(0);
+  });
+
+  it('commit right behind their last statement, which rolls everything back when its check fails', async () => {
+    const { db } = t.app.platform;
+    const first = unique('first-');
+    const last = unique('last-');
+    const rows = await inTransaction(db, async (tx) => {
+      await tx.execute(sql`insert into test_tx_marks values (${first})`);
+      return executeLast<{ ok: boolean }>(
+        tx,
+        sql`with i as (insert into test_tx_marks values (${last}) returning 1)
+            select livecart_check((select count(*) from i) = 1, 'one row') as ok`,
+      );
+    });
+    expect(rows).toEqual([{ ok: true }]);
+    expect([await marks(first), await marks(last)]).toEqual([1, 1]);
+
+    const kept = unique('refused-first-');
+    const refused = unique('refused-last-');
+    const failed = await inTransaction(
+      db,
+      async (tx) => {
+        await tx.execute(sql`insert into test_tx_marks values (${kept})`);
+        return executeLast(
+          tx,
+          sql`with i as (insert into test_tx_marks values (${refused}) returning 1)
+              select livecart_check((select count(*) from i) = 2, 'two rows wanted') as ok`,
+        );
+      },
+      { maxAttempts: 1 },
+    ).catch((err: unknown) => err);
+    expect(isCheckRefusal(failed)).toBe(true);
+    expect([await marks(kept), await marks(refused)]).toEqual([0, 0]);
+
+    // Nothing runs in the transaction after its last statement (PostgreSQL: it has committed).
+    if (t.app.platform.dbKind === 'postgres') {
+      const after = unique('after-');
+      const err = await inTransaction(
+        db,
+        async (tx) => {
+          await executeLast(tx, sql`select 1 as one`);
+          await tx.execute(sql`insert into test_tx_marks values (${after})`);
+        },
+        { maxAttempts: 1 },
+      ).catch((e: unknown) => e as Error & { cause?: Error });
+      expect(String(err?.cause?.message)).toMatch(/after its transaction ended/);
+      expect(await marks(after)).toBe(0);
+    }
   });
 });

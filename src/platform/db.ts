@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import { type Column, getTableColumns, type Placeholder, type SQL, sql } from 'drizzle-orm';
-import type { PgDatabase, PgQueryResultHKT, PgTable, PgTransaction } from 'drizzle-orm/pg-core';
+import type { PgDatabase, PgDialect, PgQueryResultHKT, PgTable, PgTransaction } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
@@ -99,6 +99,8 @@ async function pipelinedBegin(
   let begun = false;
   let open = true;
   let savepoints = 0;
+  /** The COMMIT sent right behind the transaction's last statement (see executeLast). */
+  let committing: postgres.PendingQuery<any> | null = null;
   const ready = () => {
     if (!open) throw new Error('statement issued after its transaction ended');
     if (!begun) {
@@ -111,6 +113,15 @@ async function pipelinedBegin(
     ready();
     return conn.unsafe(query, args as any[], { ...options, prepare: true });
   };
+  const lastThenCommit = (query: string, args: unknown[]) => {
+    const last = unsafe(query, args);
+    // Queued now, in this order, so both go out in one write.
+    last.execute();
+    committing = conn.unsafe('commit');
+    committing.execute();
+    open = false;
+    return last;
+  };
   const tx: postgres.TransactionSql<any> = new Proxy(conn, {
     // A tagged-template query (tx`…`) is in the transaction too.
     apply(target, thisArg, args) {
@@ -119,6 +130,7 @@ async function pipelinedBegin(
     },
     get(target, prop, receiver) {
       if (prop === 'unsafe') return unsafe;
+      if (prop === LAST_THEN_COMMIT) return lastThenCommit;
       if (prop === 'savepoint') {
         return async (...params: any[]) => {
           const fn = params.pop() as (t: postgres.TransactionSql<any>) => unknown;
@@ -143,12 +155,14 @@ async function pipelinedBegin(
       result = await body(tx);
     } catch (err) {
       open = false;
-      if (begun) await conn.unsafe('rollback').catch(() => {});
+      // A COMMIT sent already ends the transaction either way (ROLLBACK, if a statement failed).
+      if (committing) await Promise.resolve(committing).catch(() => {});
+      else if (begun) await conn.unsafe('rollback').catch(() => {});
       throw err;
     }
     open = false;
     if (begun) {
-      const done = await conn.unsafe('commit');
+      const done = await (committing ?? conn.unsafe('commit'));
       if (done.command !== 'COMMIT') throw new Error('transaction failed and was rolled back');
     }
     return result;
@@ -156,6 +170,32 @@ async function pipelinedBegin(
     conn.release();
   }
 }
+
+const LAST_THEN_COMMIT = Symbol('lastThenCommit');
+
+/**
+ * Runs `statement` as the transaction's last, and commits right behind it: on PostgreSQL the
+ * COMMIT goes out in the same write as the statement, a round trip less. So the statement
+ * itself must fail when the transaction must not commit (check its outcome inside it, with
+ * `livecart_check(condition, message)`, which raises SQLSTATE LC409): a failed statement
+ * turns the COMMIT into a ROLLBACK. Nothing else of the transaction may be in flight, and
+ * nothing may run in it afterwards. Elsewhere (PGlite) it is a plain statement, and the
+ * transaction commits when its body returns.
+ */
+export async function executeLast<T>(tx: Tx, statement: SQL): Promise<T[]> {
+  const client = (tx as unknown as { _: { session: { client: Record<symbol, unknown> } } })._.session.client;
+  const lastThenCommit = client[LAST_THEN_COMMIT] as
+    | ((query: string, args: unknown[]) => Promise<T[]>)
+    | undefined;
+  if (!lastThenCommit) return rowsOf<T>(await tx.execute(statement));
+  const { sql: text, params } = (tx as unknown as { dialect: PgDialect }).dialect.sqlToQuery(statement);
+  return rowsOf<T>(await lastThenCommit(text, params));
+}
+
+/** Whether an error is livecart_check's refusal (see executeLast). */
+export const isCheckRefusal = (err: unknown): boolean =>
+  (err as { code?: string } | null)?.code === 'LC409' ||
+  ((err as { cause?: { code?: string } } | null)?.cause?.code ?? '') === 'LC409';
 
 /** Rows of a raw `execute` result: postgres-js returns an array, PGlite an object with `rows`. */
 export function rowsOf<T>(result: unknown): T[] {

@@ -88,9 +88,6 @@ export class GroupCommit<T> {
   }
 }
 
-/** Thrown inside a group's transaction when the group cannot commit as one: each item then goes alone. */
-export class GroupConflict extends Error {}
-
 /** A request waiting in a group commit, with the callbacks that answer it. */
 export interface Queued<J, R> {
   job: J;

@@ -4,22 +4,17 @@ import { setBounded } from '../../platform/bounded-map.js';
 import type { Platform } from '../../platform/context.js';
 import {
   type Executor,
+  executeLast,
   inJson,
   insertJson,
   insertJsonSql,
+  isCheckRefusal,
   jsonList,
   prebuilt,
-  rowsOf,
   type Tx,
 } from '../../platform/db.js';
 import { AppError, invalidState } from '../../platform/errors.js';
-import {
-  buyerGroupCommit,
-  type GroupCommit,
-  GroupConflict,
-  type Queued,
-  submit,
-} from '../../platform/group-commit.js';
+import { buyerGroupCommit, type GroupCommit, type Queued, submit } from '../../platform/group-commit.js';
 import {
   type IdempotencyRef,
   type IdempotentResult,
@@ -208,9 +203,10 @@ export class PaymentService {
   /**
    * Group commit of payments: the orders are locked in id order with one statement, charged,
    * and the payments, the orders' new status, their events and the idempotency keys written
-   * with one statement each. Only the plain case joins the group (the buyer's own unpaid
-   * order, inside its payment window, with no charge pending); every other request, and the
-   * whole group if a key turns out to be taken, is answered alone after this transaction.
+   * with ONE statement, its COMMIT sent right behind it. Only the plain case joins the group
+   * (the buyer's own unpaid order, inside its payment window, with no charge pending; a group
+   * holds one request per buyer, so one per order); every other request, and the whole group if
+   * a key turns out to be taken, is answered alone after this transaction.
    */
   private async payGroup(group: QueuedPayment[]): Promise<void> {
     let alone = group;
@@ -263,24 +259,26 @@ export class PaymentService {
           this.p.clock,
           plain.map((g, i) => ({ ref: g.job.ref, ...responses[i]! })),
         );
-        const [written] = rowsOf<{ paid: number; claimed: number }>(
-          await tx.execute(sql`
+        // An order not unpaid after all, or a key taken by a racing request, fails the statement
+        // (and with it the COMMIT sent behind it): the group is then paid one by one.
+        await executeLast(
+          tx,
+          sql`
             with p as (${insertJsonSql(payments, rows)}),
             u as (${paid.update}),
             e as (${insertJsonSql(outboxEvents, eventRows(this.p.clock, [...paid.events, ...rows.map(paymentEvent)]))}),
             k as (${insertJsonSql(idempotencyKeys, keys, { tail: sql`on conflict do nothing returning 1` })})
-            select (select count(*) from u)::int as paid, (select count(*) from k)::int as claimed`),
+            select livecart_check(
+              (select count(*) from u) = ${paid.events.length} and (select count(*) from k) = ${keys.length},
+              'payment group: an order was not unpaid or a key was taken') as ok`,
         );
-        // An order not unpaid after all, or a key taken by a racing request: all alone.
-        if (written?.paid !== paid.events.length || written.claimed !== keys.length)
-          throw new GroupConflict();
         return { plain, responses, rows };
       });
       this.noteSettled(done.rows);
       for (const [i, g] of done.plain.entries()) g.resolve({ ...done.responses[i]!, replayed: false });
       alone = group.filter((g) => !done.plain.includes(g));
     } catch (err) {
-      if (!(err instanceof GroupConflict)) this.p.log.debug({ err }, 'payment group rolled back');
+      if (!isCheckRefusal(err)) this.p.log.debug({ err }, 'payment group rolled back');
     }
     await Promise.all(alone.map((g) => this.payOne(g.job).then(g.resolve, g.reject)));
   }
