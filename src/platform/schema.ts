@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { index, integer, jsonb, pgTable, primaryKey, text } from 'drizzle-orm/pg-core';
+import { index, integer, json, pgTable, primaryKey, text } from 'drizzle-orm/pg-core';
 import { ts } from './columns.js';
 
 /** Transactional outbox: written in the same transaction as the fact it announces. */
@@ -9,8 +9,11 @@ export const outboxEvents = pgTable(
     id: text('id').primaryKey(),
     topic: text('topic').notNull(),
     aggregateId: text('aggregate_id').notNull(),
-    /** References and figures only, never buyer PII. */
-    payload: jsonb('payload').notNull(),
+    /**
+     * References and figures only, never buyer PII. `json`, not `jsonb`: written once, read
+     * whole once, never queried into, so PostgreSQL keeps the text instead of converting it.
+     */
+    payload: json('payload').notNull(),
     createdAt: ts('created_at').notNull(),
     publishedAt: ts('published_at'),
     attempts: integer('attempts').notNull().default(0),
@@ -42,7 +45,8 @@ export const idempotencyKeys = pgTable(
     key: text('key').notNull(),
     requestHash: text('request_hash').notNull(),
     statusCode: integer('status_code').notNull(),
-    response: jsonb('response').notNull(),
+    /** The response as sent (`json`: kept as text, replayed whole, never queried into). */
+    response: json('response').notNull(),
     createdAt: ts('created_at').notNull(),
   },
   (t) => [primaryKey({ columns: [t.scope, t.key] })],

@@ -74,10 +74,12 @@ export const orders = pgTable(
     index('orders_delivered_idx')
       .on(t.deliveredAt)
       .where(sql`${t.status} = 'delivered' and ${t.deliveredAt} is not null`),
-    index('orders_tracking_idx').on(t.trackingNo),
+    // Partial: most orders have no tracking number or payment yet, and every order written or
+    // updated would otherwise add an entry for its nulls. Lookups by value imply not null.
+    index('orders_tracking_idx').on(t.trackingNo).where(sql`${t.trackingNo} is not null`),
     // Search by phone or name finds recipients by blind index, then their orders here.
     index('orders_recipient_idx').on(t.recipientId),
-    index('orders_shop_paid_idx').on(t.shopId, t.paidAt),
+    index('orders_shop_paid_idx').on(t.shopId, t.paidAt).where(sql`${t.paidAt} is not null`),
     check('orders_total_positive', sql`${t.totalFen} > 0`),
     check('orders_payable_positive', sql`${t.payableFen} > 0`),
     check('orders_discounts_nonnegative', sql`${t.shopDiscountFen} >= 0 and ${t.platformDiscountFen} >= 0`),
