@@ -37,8 +37,9 @@ export const ledgerPostings = pgTable(
   },
   (t) => [
     index('ledger_postings_account_idx').on(t.account, t.createdAt, t.id),
+    // A journal's postings (an order's: its journals by (kind, ref), then these). No index on
+    // order_id: no query filters postings by it, and every paid order writes four postings.
     index('ledger_postings_journal_idx').on(t.journalId),
-    index('ledger_postings_order_idx').on(t.orderId),
   ],
 );
 
