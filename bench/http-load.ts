@@ -25,9 +25,8 @@ export interface LoadResult {
 
 /**
  * A load generator kept across runs: one worker thread whose code the warm-up runs have
- * already compiled. A fresh worker per run would spend the measured run tiering its own code
- * up (V8's optimising compiler was ~9% of all the machine's CPU in bench:checkout's measured
- * phase, mostly the new worker's functions).
+ * already compiled. A fresh worker per run boots tsx and compiles the client again, during
+ * the run it measures.
  */
 export class CheckoutLoader {
   private readonly worker: Worker;
