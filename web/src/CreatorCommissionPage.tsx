@@ -147,7 +147,11 @@ function DepositCard(props: { accounts: PayoutAccounts; onChanged: () => void })
         idempotencyKey: lockAttempt.current.key,
       });
       lockAttempt.current = null;
-      if (r.payment.status === 'failed') {
+      const failed = r.payment.status === 'failed';
+      if (!failed) setAmount('');
+      // The deposit is read again first, so the message and the new figures show together.
+      await load();
+      if (failed) {
         setActionError(`${t('depositLockFailed')}${r.payment.failureReason ?? ''}`);
       } else {
         setMessage(
@@ -155,9 +159,7 @@ function DepositCard(props: { accounts: PayoutAccounts; onChanged: () => void })
             ? `${t('depositLockOk')} ${formatFen(r.payment.amountFen)}`
             : t('depositLockPending'),
         );
-        setAmount('');
       }
-      await load();
       props.onChanged();
     } catch (err) {
       if (err instanceof ApiError && err.status >= 400 && err.status < 500) lockAttempt.current = null;
@@ -177,8 +179,8 @@ function DepositCard(props: { accounts: PayoutAccounts; onChanged: () => void })
         body: { payoutAccountId: chosen.id },
       });
       setConfirming(false);
-      setMessage(t('depositWithdrawOk'));
       await load();
+      setMessage(t('depositWithdrawOk'));
       props.onChanged();
     } catch (err) {
       setActionError(errorText(err, t('networkError')));
