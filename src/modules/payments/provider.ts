@@ -73,8 +73,7 @@ const SIM_REMEMBERED = 200_000;
 const SIM_SENT_KEPT = 1_000;
 /**
  * Events falling due within this long of each other go out in one notification: under load a
- * notification per this many milliseconds, not one per payment (a webhook per payment cost
- * about a third of a checkout's CPU in bench:checkout).
+ * notification per this many milliseconds, not one request per payment.
  */
 const SIM_BATCH_GAP_MS = 20;
 
