@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { sql } from 'drizzle-orm';
 import { hashPassword } from '../src/modules/identity/password.js';
 import { newId } from '../src/platform/ids.js';
-import { benchApp, closedLoop, percentile, round, vacuumAnalyze } from './common.js';
+import { benchApp, closedLoop, databaseCpu, percentile, round, vacuumAnalyze } from './common.js';
 import { CheckoutLoader } from './http-load.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
@@ -136,15 +136,27 @@ for (const c of LEVELS) {
   let firstError: string | null = null;
   let busy = 0;
   let cpuMicros = 0;
+  // CPU per operation, split between this process (server and load generator) and the
+  // PostgreSQL backends (when the database runs on this machine), for both sides of the ratio.
+  let baseCpuMicros = 0;
+  let basePgMs = 0;
+  let pgMs = 0;
+  const pgCpu = await databaseCpu(app);
   const profiler = PROFILE ? new Session() : null;
   if (profiler) {
     profiler.connect();
     await profiler.post('Profiler.enable');
   }
   for (let round = 0; round < ROUNDS; round++) {
+    const basePg0 = await pgCpu?.snapshot();
+    const baseCpu0 = process.cpuUsage();
     const base = await closedLoop(c, SECONDS / 2 / ROUNDS, () => bareSql());
+    const baseCpu = process.cpuUsage(baseCpu0);
+    baseCpuMicros += baseCpu.user + baseCpu.system;
+    if (basePg0) basePgMs += await pgCpu!.since(basePg0);
     baseLatencies.push(...base.latencies);
     baseSeconds += base.elapsed;
+    const pg0 = await pgCpu?.snapshot();
     const elu0 = performance.eventLoopUtilization();
     const cpu0 = process.cpuUsage();
     if (profiler) await profiler.post('Profiler.start');
@@ -163,6 +175,7 @@ for (const c of LEVELS) {
     busy += performance.eventLoopUtilization(elu0).active;
     const cpu = process.cpuUsage(cpu0);
     cpuMicros += cpu.user + cpu.system;
+    if (pg0) pgMs += await pgCpu!.since(pg0);
     latencies.push(...load.latencies);
     errors += load.errors;
     firstError ??= load.firstError;
@@ -188,6 +201,9 @@ for (const c of LEVELS) {
     ratio: round(http.perSecond / base.perSecond, 3),
     server_loop_busy: round(busy / (checkoutSeconds * 1000), 2),
     process_cpu_ms_per_checkout: round(cpuMicros / 1000 / Math.max(1, sorted.length), 2),
+    baseline_process_cpu_ms_per_tx: round(baseCpuMicros / 1000 / Math.max(1, baseSorted.length), 2),
+    db_cpu_ms_per_checkout: pgCpu ? round(pgMs / Math.max(1, sorted.length), 2) : null,
+    baseline_db_cpu_ms_per_tx: pgCpu ? round(basePgMs / Math.max(1, baseSorted.length), 2) : null,
   };
   results[String(c)] = row;
   console.log(`concurrency ${c}: ${JSON.stringify(row)}`);

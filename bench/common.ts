@@ -1,6 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { sql } from 'drizzle-orm';
 import { type App, buildApp } from '../src/app.js';
 import { loadConfig } from '../src/platform/config.js';
+import { rowsOf } from '../src/platform/db.js';
 import { ephemeralMasterKey, type MasterKeyProvider } from '../src/platform/keys.js';
 
 /**
@@ -69,4 +71,45 @@ export async function closedLoop(
 
 export async function vacuumAnalyze(app: App): Promise<void> {
   if (app.database.kind === 'postgres') await app.platform.db.execute(sql`analyze`);
+}
+
+/**
+ * CPU used by the PostgreSQL backends of the app's pool, read from /proc: only when the
+ * database runs on this machine (a remote server's pids are not ours to read), else null.
+ * Takes a snapshot; `since(snapshot)` gives the milliseconds used since, for the backends
+ * alive at its end (one that started meanwhile counts from its start).
+ */
+export async function databaseCpu(app: App) {
+  if (app.database.kind !== 'postgres') return null;
+  const pids = async () =>
+    rowsOf<{ pid: number }>(
+      await app.platform.db.execute(
+        sql`select pid from pg_stat_activity where datname = current_database() and application_name = 'livecart'`,
+      ),
+    ).map((r) => Number(r.pid));
+  const ticks = async (): Promise<Map<number, number>> => {
+    const out = new Map<number, number>();
+    for (const pid of await pids()) {
+      try {
+        if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'postgres') continue;
+        // Fields after the parenthesised command: state is 3rd, utime 14th, stime 15th.
+        const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+        out.set(pid, Number(fields[11]) + Number(fields[12]));
+      } catch {
+        // Not on this machine, or gone.
+      }
+    }
+    return out;
+  };
+  if ((await ticks()).size === 0) return null;
+  // USER_HZ: Linux reports process times in hundredths of a second.
+  const TICK_MS = 10;
+  return {
+    snapshot: ticks,
+    async since(before: Map<number, number>): Promise<number> {
+      let sum = 0;
+      for (const [pid, t] of await ticks()) sum += t - (before.get(pid) ?? 0);
+      return sum * TICK_MS;
+    },
+  };
 }
