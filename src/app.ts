@@ -188,6 +188,9 @@ export async function buildApp(opts: AppOptions): Promise<App> {
       es.map((e) => e.payload),
     ),
   );
+  outbox.subscribe('payments.refund-unclaimed', 'payment.refund_required', (e, tx) =>
+    payments.refundUnclaimedCharge(tx, e.payload),
+  );
   outbox.subscribe('ledger.note-delivery', 'order.delivered', (e, tx) =>
     ledger.noteOrderProgress(tx, e, 'delivered'),
   );

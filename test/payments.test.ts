@@ -1,10 +1,12 @@
-import { and, eq } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { and, eq, inArray } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { skus } from '../src/modules/catalog/schema.js';
+import { ledgerJournals } from '../src/modules/ledger/schema.js';
 import { PAYMENT_WEBHOOK_URL } from '../src/modules/payments/routes.js';
-import { payments } from '../src/modules/payments/schema.js';
+import { paymentRefunds, payments } from '../src/modules/payments/schema.js';
 import { requestHash } from '../src/platform/idempotency.js';
 import { idempotencyKeys, outboxEvents } from '../src/platform/schema.js';
+import { inTransaction } from '../src/platform/tx.js';
 import { tableCounts } from './db-snapshot.js';
 import { checkout, pay, recipient, sellingWorld, startTestApp, type TestContext } from './harness.js';
 
@@ -143,7 +145,7 @@ describe('payments', () => {
     expect(reused.json().code).toBe('IDEMPOTENCY_KEY_REUSED');
   });
 
-  it('flags a payment that lands on an order already cancelled for refund instead of reviving it', async () => {
+  it('refunds a payment that lands on an order already cancelled instead of reviving it', async () => {
     const buyer = await t.account(['buyer']);
     const order = (await checkout(t, buyer.token, body())).json();
     const sender = t.app.paymentProvider.sender;
@@ -163,6 +165,43 @@ describe('payments', () => {
       .from(outboxEvents)
       .where(eq(outboxEvents.topic, 'payment.refund_required'));
     expect(refunds.filter((e) => (e.payload as { orderId: string }).orderId === order.id)).toHaveLength(1);
+
+    // The charge goes back to the buyer in full, once, however often the event is delivered.
+    const refundsOf = () =>
+      t.app.platform.db.select().from(paymentRefunds).where(eq(paymentRefunds.orderId, order.id));
+    const providerRefund = vi.spyOn(t.app.paymentProvider, 'refund');
+    await t.app.platform.outbox.drain();
+    const [refund] = await refundsOf();
+    const [payment] = await t.app.platform.db.select().from(payments).where(eq(payments.orderId, order.id));
+    expect(refund).toMatchObject({
+      paymentId: payment!.id,
+      amountFen: payment!.amountFen,
+      status: 'succeeded',
+    });
+    expect(providerRefund).toHaveBeenCalledTimes(1);
+    expect(providerRefund.mock.calls[0]![0]).toMatchObject({
+      providerRef: payment!.providerRef,
+      amountFen: payment!.amountFen,
+    });
+    await inTransaction(t.app.platform.db, (tx) =>
+      t.app.services.payments.refundUnclaimedCharge(tx, { paymentId: payment!.id }),
+    );
+    providerRefund.mockRestore();
+    expect(await refundsOf()).toHaveLength(1);
+    const refunded = await t.app.platform.db
+      .select()
+      .from(outboxEvents)
+      .where(and(eq(outboxEvents.topic, 'payment.refunded'), eq(outboxEvents.aggregateId, payment!.id)));
+    expect(refunded).toHaveLength(1);
+    // The order stays cancelled; the ledger shows the money in and out again, and balances.
+    const after = await t.request({ method: 'GET', url: `/api/orders/${order.id}`, token: buyer.token });
+    expect(after.json().status).toBe('cancelled');
+    const journals = await t.app.platform.db
+      .select({ kind: ledgerJournals.kind, ref: ledgerJournals.ref })
+      .from(ledgerJournals)
+      .where(inArray(ledgerJournals.ref, [payment!.id, refund!.id]));
+    expect(journals.map((j) => j.kind).sort()).toEqual(['unclaimed_charge', 'unclaimed_refund']);
+    expect(await t.app.services.ledger.verify()).toMatchObject({ ok: true });
   });
 
   it('replays a retried checkout even after the live room has ended', async () => {

@@ -13,6 +13,8 @@ export const PLATFORM = {
   feeRevenue: 'platform:fee_revenue',
   penaltyRevenue: 'platform:penalty_revenue',
   payoutsInTransit: 'platform:payouts_in_transit',
+  /** Charges captured for orders cancelled before they arrived, owed back to the buyer until refunded. */
+  unclaimedCharges: 'platform:unclaimed_charges',
 } as const;
 
 /** Debit-normal accounts: the platform's cash and its coupon expense. */

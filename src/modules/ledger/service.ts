@@ -451,6 +451,39 @@ export class LedgerService {
   }
 
   /**
+   * A charge captured for an order cancelled before it arrived, and its return to the buyer:
+   * two journals in the caller's transaction. The money came into clearing as owed back
+   * (`platform:unclaimed_charges`, dated when it arrived) and left again with the refund. The
+   * order's split is never booked. Idempotent per payment and refund.
+   */
+  async bookUnclaimedCharge(
+    tx: Tx,
+    c: { paymentId: string; refundId: string; orderId: string; amountFen: number; receivedAt: Date },
+  ): Promise<void> {
+    await this.postMany(tx, [
+      {
+        kind: 'unclaimed_charge',
+        ref: c.paymentId,
+        memo: `payment for cancelled order ${c.orderId}`,
+        at: c.receivedAt,
+        postings: [
+          debit(PLATFORM.clearing, c.amountFen, c.orderId),
+          credit(PLATFORM.unclaimedCharges, c.amountFen, c.orderId),
+        ],
+      },
+      {
+        kind: 'unclaimed_refund',
+        ref: c.refundId,
+        memo: `payment for cancelled order ${c.orderId} returned`,
+        postings: [
+          debit(PLATFORM.unclaimedCharges, c.amountFen, c.orderId),
+          credit(PLATFORM.clearing, c.amountFen, c.orderId),
+        ],
+      },
+    ]);
+  }
+
+  /**
    * Books a refund of `amountFen` of what the buyer paid (one line, or pro rata over the
    * order): each part of the split reversed pro rata, from pending balances before settlement
    * and from available ones after (which may then go negative and are netted by later

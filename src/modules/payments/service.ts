@@ -22,7 +22,7 @@ import {
   requestHash,
   runIdempotent,
 } from '../../platform/idempotency.js';
-import { newId } from '../../platform/ids.js';
+import { ID_PREFIX, newId } from '../../platform/ids.js';
 import { eventRows, recordEvent, recordEvents } from '../../platform/outbox.js';
 import { idempotencyKeys, outboxEvents } from '../../platform/schema.js';
 import { inTransaction } from '../../platform/tx.js';
@@ -117,7 +117,7 @@ export class PaymentService {
     private readonly p: Platform,
     private readonly orders: OrderService,
     private readonly provider: PaymentProvider,
-    private readonly ledger: Pick<LedgerService, 'bookRefund'>,
+    private readonly ledger: Pick<LedgerService, 'bookRefund' | 'bookUnclaimedCharge'>,
   ) {
     this.group = p.config.CHECKOUT_GROUP_COMMIT
       ? buyerGroupCommit(PAY_GROUP_MAX, (group: QueuedPayment[]) => this.payGroup(group))
@@ -354,6 +354,65 @@ export class PaymentService {
     });
     this.p.outbox.wake();
     return out;
+  }
+
+  /**
+   * Handler of `payment.refund_required`: a charge captured for an order cancelled before it
+   * arrived (a bank-redirect payment confirmed after the payment window closed) goes back to
+   * the buyer in full. The refund id is derived from the payment, so a redelivered event, or
+   * a retry after the provider answered, refunds once. The ledger books the money in and out
+   * (`bookUnclaimedCharge`), never the order's split: the order was not paid.
+   */
+  async refundUnclaimedCharge(tx: Tx, e: { paymentId: string }): Promise<void> {
+    const [payment] = await tx.select().from(payments).where(eq(payments.id, e.paymentId)).for('update');
+    if (payment?.status !== 'succeeded') return;
+    const refundId = `${ID_PREFIX.refund}_${payment.id.slice(ID_PREFIX.payment.length + 1)}`;
+    const [prior] = await tx
+      .select({ id: paymentRefunds.id })
+      .from(paymentRefunds)
+      .where(eq(paymentRefunds.id, refundId));
+    if (prior) return;
+    const result = await this.provider.refund({
+      refundId,
+      paymentId: payment.id,
+      providerRef: payment.providerRef,
+      amountFen: payment.amountFen,
+      idempotencyKey: refundId,
+    });
+    if (result.status !== 'succeeded') {
+      // The outbox delivers the event again later, with backoff.
+      throw new AppError(
+        'REFUND_FAILED',
+        `The payment provider refused to return payment ${payment.id} (${result.failureReason ?? 'no reason given'}).`,
+      );
+    }
+    const now = this.p.clock.now();
+    await tx.insert(paymentRefunds).values({
+      id: refundId,
+      paymentId: payment.id,
+      orderId: payment.orderId,
+      shopId: payment.shopId,
+      lineId: null,
+      amountFen: payment.amountFen,
+      status: 'succeeded',
+      reason: 'order cancelled before the payment arrived',
+      providerRefundRef: result.providerRefundRef,
+      createdAt: now,
+      succeededAt: now,
+    });
+    await this.ledger.bookUnclaimedCharge(tx, {
+      paymentId: payment.id,
+      refundId,
+      orderId: payment.orderId,
+      amountFen: payment.amountFen,
+      receivedAt: payment.succeededAt ?? payment.createdAt,
+    });
+    await recordEvent(tx, this.p.clock, 'payment.refunded', payment.id, {
+      paymentId: payment.id,
+      orderId: payment.orderId,
+      refundId,
+      amountFen: payment.amountFen,
+    });
   }
 
   /** The order's captured payment and what its refunds have returned so far (null if unpaid). */
