@@ -372,33 +372,11 @@ export class PaymentService {
       .from(paymentRefunds)
       .where(eq(paymentRefunds.id, refundId));
     if (prior) return;
-    const result = await this.provider.refund({
+    await this.returnThroughProvider(tx, payment, {
       refundId,
-      paymentId: payment.id,
-      providerRef: payment.providerRef,
-      amountFen: payment.amountFen,
-      idempotencyKey: refundId,
-    });
-    if (result.status !== 'succeeded') {
-      // The outbox delivers the event again later, with backoff.
-      throw new AppError(
-        'REFUND_FAILED',
-        `The payment provider refused to return payment ${payment.id} (${result.failureReason ?? 'no reason given'}).`,
-      );
-    }
-    const now = this.p.clock.now();
-    await tx.insert(paymentRefunds).values({
-      id: refundId,
-      paymentId: payment.id,
       orderId: payment.orderId,
-      shopId: payment.shopId,
-      lineId: null,
       amountFen: payment.amountFen,
-      status: 'succeeded',
       reason: 'order cancelled before the payment arrived',
-      providerRefundRef: result.providerRefundRef,
-      createdAt: now,
-      succeededAt: now,
     });
     await this.ledger.bookUnclaimedCharge(tx, {
       paymentId: payment.id,
@@ -480,36 +458,9 @@ export class PaymentService {
         { paidFen: payment.amountFen, refundedFen: refundedBefore },
       );
     }
-    const result = await this.provider.refund({
-      refundId: r.refundId,
-      paymentId: payment.id,
-      providerRef: payment.providerRef,
-      amountFen: r.amountFen,
-      idempotencyKey: r.refundId,
-    });
-    if (result.status !== 'succeeded') {
-      throw new AppError(
-        'REFUND_FAILED',
-        `The payment provider refused the refund of order ${r.orderId} (${result.failureReason ?? 'no reason given'}); try again later.`,
-        { reason: result.failureReason ?? null },
-      );
-    }
-    const now = this.p.clock.now();
+    await this.returnThroughProvider(tx, payment, r);
     const refundedFen = refundedBefore + r.amountFen;
     const fullyRefunded = refundedFen === payment.amountFen;
-    await tx.insert(paymentRefunds).values({
-      id: r.refundId,
-      paymentId: payment.id,
-      orderId: r.orderId,
-      shopId: payment.shopId,
-      lineId: r.lineId ?? null,
-      amountFen: r.amountFen,
-      status: 'succeeded',
-      reason: r.reason,
-      providerRefundRef: result.providerRefundRef,
-      createdAt: now,
-      succeededAt: now,
-    });
     await this.ledger.bookRefund(tx, {
       refundId: r.refundId,
       orderId: r.orderId,
@@ -530,5 +481,40 @@ export class PaymentService {
       refundedFen,
       fullyRefunded,
     };
+  }
+
+  /**
+   * Asks the provider to return money of a captured payment (the refund id is its idempotency
+   * key) and records the refund; a refusal is REFUND_FAILED and records nothing.
+   */
+  private async returnThroughProvider(tx: Tx, payment: PaymentRow, r: RefundInput): Promise<void> {
+    const result = await this.provider.refund({
+      refundId: r.refundId,
+      paymentId: payment.id,
+      providerRef: payment.providerRef,
+      amountFen: r.amountFen,
+      idempotencyKey: r.refundId,
+    });
+    if (result.status !== 'succeeded') {
+      throw new AppError(
+        'REFUND_FAILED',
+        `The payment provider refused the refund of order ${r.orderId} (${result.failureReason ?? 'no reason given'}); try again later.`,
+        { reason: result.failureReason ?? null },
+      );
+    }
+    const now = this.p.clock.now();
+    await tx.insert(paymentRefunds).values({
+      id: r.refundId,
+      paymentId: payment.id,
+      orderId: r.orderId,
+      shopId: payment.shopId,
+      lineId: r.lineId ?? null,
+      amountFen: r.amountFen,
+      status: 'succeeded',
+      reason: r.reason,
+      providerRefundRef: result.providerRefundRef,
+      createdAt: now,
+      succeededAt: now,
+    });
   }
 }
